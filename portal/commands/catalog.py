@@ -1,0 +1,43 @@
+"""`portal check` and `portal schema`: the legal team's commands for the catalog."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from portal.catalog import CatalogError, load_catalog
+from portal.catalog.schema import product_schema
+
+
+@click.command()
+@click.argument(
+    "catalog_dir",
+    default="catalog",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the catalog is valid.")
+def check(catalog_dir: Path, quiet: bool) -> None:
+    """Check every product file of CATALOG_DIR (default: catalog) and print each problem."""
+    try:
+        catalog = load_catalog(catalog_dir)
+    except CatalogError as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        count = len(err.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
+        sys.exit(1)
+    if not quiet:
+        count = len(catalog.products)
+        click.echo(f"OK: {count} product{'s' if count != 1 else ''}")
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of a product file (for editors' completion and checks)."""
+    click.echo(json.dumps(product_schema(), indent=2, ensure_ascii=False))
+
+
+COMMANDS = (check, schema)
