@@ -56,16 +56,20 @@ def load_catalog(root: Path | str) -> Catalog:
     policy = _load_policy(root / POLICY_FILE, problems)
     loaded: dict[str, tuple[Product, Document]] = {}
     stems: dict[str, str] = {}
+    # Files that exist but failed to load still name a product: no "unknown id" noise for them.
+    unloaded: set[str] = set()
     for path in sorted((root / PRODUCTS_DIR).glob("*.yaml")):
         try:
             doc = read_document(path)
         except YamlProblem as err:
             problems.append(err.problem)
+            unloaded.add(path.stem)
             continue
         try:
             product = Product.model_validate(doc.data)
         except ValidationError as err:
             problems.extend(iter_errors(doc, err, Product))
+            unloaded.update({path.stem, str(doc.data.get("id"))})
             continue
         loaded[doc.path] = (product, doc)
         stems[doc.path] = path.stem
@@ -73,7 +77,7 @@ def load_catalog(root: Path | str) -> Catalog:
             problems.extend(rule(product, doc, policy))
     problems.extend(check_ids(loaded, stems))
     problems.extend(_check_unique(loaded))
-    problems.extend(check_based_on(loaded))
+    problems.extend(check_based_on(loaded, unloaded))
     if problems:
         raise CatalogError(problems)
     products = {p.id: p for p, _ in loaded.values()}
@@ -81,7 +85,7 @@ def load_catalog(root: Path | str) -> Catalog:
 
 
 def load_policy(path: Path | str) -> Policy:
-    """Load `policies.yaml` alone (defaults when the file does not exist), or raise `CatalogError`."""
+    """Load `policies.yaml` alone (defaults when there is no file), or raise `CatalogError`."""
     problems: list[Problem] = []
     policy = _load_policy(Path(path), problems)
     if problems:

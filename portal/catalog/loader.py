@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _constructor = yaml.SafeLoader("")
+_FLOAT_12 = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
 
 
 @dataclass
@@ -109,7 +111,9 @@ def _build(node: yaml.Node, loc: Path_, doc: Document) -> Any:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlProblem(doc.problem(loc, "a key must be a plain word, not a list or mapping"))
+                raise YamlProblem(
+                    doc.problem(loc, "a key must be a plain word, not a list or mapping")
+                )
             key = key_node.value
             position = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -117,7 +121,9 @@ def _build(node: yaml.Node, loc: Path_, doc: Document) -> Any:
             if key in out:
                 first = doc.keys[(*loc, key)][0]
                 raise YamlProblem(
-                    Problem(doc.path, *position, f"duplicate key '{key}' (first given at line {first})")
+                    Problem(
+                        doc.path, *position, f"duplicate key '{key}' (first given at line {first})"
+                    )
                 )
             doc.keys[(*loc, key)] = position
             out[key] = _build(value_node, (*loc, key), doc)
@@ -128,15 +134,19 @@ def _build(node: yaml.Node, loc: Path_, doc: Document) -> Any:
 
 
 def _scalar(node: yaml.Node) -> Any:
-    """Numbers, booleans and nulls become Python values; everything else (dates too) stays text."""
+    """Numbers, booleans and nulls become Python values; everything else (dates too) stays text.
+
+    A plain `3e25` or `4.0e24` is a number, as in YAML 1.2 and the editors that follow it
+    (YAML 1.1 wants `4.0e+24`).
+    """
     if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
         return _constructor.construct_object(node, deep=True)
+    if isinstance(node, yaml.ScalarNode) and not node.style and _FLOAT_12.match(node.value):
+        return float(node.value)
     return node.value
 
 
-def iter_errors(
-    doc: Document, err: ValidationError, model: type[BaseModel]
-) -> Iterator[Problem]:
+def iter_errors(doc: Document, err: ValidationError, model: type[BaseModel]) -> Iterator[Problem]:
     """Turn pydantic's errors into problems at the right place, in words a lawyer can act on."""
     for error in err.errors(include_url=False):
         loc = tuple(error["loc"])
@@ -145,8 +155,10 @@ def iter_errors(
         if kind == "extra_forbidden":
             valid = _valid_keys(model, loc[:-1])
             near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
-            hint = f"; did you mean '{near[0]}'?" if near else (
-                f"; valid keys here: {', '.join(valid)}" if valid else ""
+            hint = (
+                f"; did you mean '{near[0]}'?"
+                if near
+                else (f"; valid keys here: {', '.join(valid)}" if valid else "")
             )
             yield doc.problem(loc, f"{dotted}: unknown key '{loc[-1]}'{hint}", key=True)
         elif kind == "missing":
@@ -197,8 +209,10 @@ def _message(error: Any) -> str:
     if kind == "string_pattern_mismatch":
         return _pattern_message(str(ctx.get("pattern", "")))
     if kind in ("greater_than", "greater_than_equal"):
-        return "must be a positive number" if ctx.get("gt", ctx.get("ge")) in (0, 1) else (
-            f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+        return (
+            "must be a positive number"
+            if ctx.get("gt", ctx.get("ge")) in (0, 1)
+            else (f"must be at least {ctx.get('ge', ctx.get('gt'))}")
         )
     if kind == "too_short":
         return "must not be empty"

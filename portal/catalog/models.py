@@ -179,8 +179,7 @@ class Use(_Strict):
     )
     required_hardware_software: Text | None = Field(
         None,
-        description="Hardware and software needed to use the model, with the versions that "
-        "matter.",
+        description="Hardware and software needed to use the model, with the versions that matter.",
         json_schema_extra=audience(*ALL, annex_xii="1(e)"),
     )
 
@@ -345,7 +344,7 @@ class Change(_Strict):
 
 
 class SystemicRiskRebuttal(_Strict):
-    """Arguments that a model above the threshold exceptionally has no systemic risk (Art. 52(2))."""
+    """Arguments that a model above the threshold has no systemic risk after all (Art. 52(2))."""
 
     arguments: Text = Field(description="The arguments, in short, or where they are kept.")
     sent_date: dt.date = Field(description="The day the arguments were sent to the Commission.")
@@ -359,7 +358,9 @@ class Product(_Strict):
         "file name without `.yaml`. It appears in URLs and never changes.",
         json_schema_extra=audience(*ALL),
     )
-    name: Text = Field(description="Product name as customers know it.", json_schema_extra=audience(*ALL))
+    name: Text = Field(
+        description="Product name as customers know it.", json_schema_extra=audience(*ALL)
+    )
     provider: Text = Field(
         description="The provider placing the product on the market.",
         json_schema_extra=audience(*ALL),
@@ -472,7 +473,9 @@ Rule = Literal["exact", "eu-1182-71"]
 class DeadlinePolicy(_Strict):
     """One deadline: how long, and how the period is counted."""
 
-    period: Period = Field(description="Length: a whole number then h (hours), d (days) or w (weeks).")
+    period: Period = Field(
+        description="Length: a whole number then h (hours), d (days) or w (weeks)."
+    )
     rule: Rule = Field(
         "exact",
         description="exact (elapsed time) or eu-1182-71 (Regulation 1182/71: the first hour or "
@@ -568,7 +571,9 @@ class Policy(_Strict):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}; use a name such as Europe/Paris") from None
+            raise ValueError(
+                f"unknown time zone {name!r}; use a name such as Europe/Paris"
+            ) from None
         return name
 
     def authority_report(self, product: Product, category: str) -> DeadlinePolicy | None:
@@ -580,4 +585,5 @@ class Policy(_Strict):
             table = reports.high_risk_ai_system
         else:
             return None
-        return table.get(category)  # type: ignore[call-overload]
+        found: DeadlinePolicy | None = table.get(category)  # type: ignore[call-overload]
+        return found

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One problem at a 1-based line and column of a file; `str()` reads `path:line:col: message`."""
+    """A problem at a 1-based line and column of a file; `str()` is `path:line:col: message`."""
 
     path: str
     line: int

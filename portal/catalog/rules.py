@@ -7,7 +7,7 @@ its `Document` (for positions); rules across the catalog get every product.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from datetime import timedelta
 
 from portal.catalog.loader import Document
@@ -50,6 +50,12 @@ OPEN_SOURCE_LICENCES = frozenset(
     }
 )
 
+
+def _flop(value: float) -> str:
+    """3.2e+25 reads better as 3.2e25, the way the legal team writes it."""
+    return f"{value:.3g}".replace("e+", "e")
+
+
 ProductRule = Callable[[Product, Document, Policy], Iterator[Problem]]
 
 
@@ -67,14 +73,14 @@ def check_compute_threshold(product: Product, doc: Document, policy: Policy) -> 
     ):
         yield doc.problem(
             ("classification",),
-            f"classification: training compute of {flop:.3g} FLOP is above 1e25, so the model is "
-            "presumed to have systemic risk (Art. 51(2)): use gpai-systemic-risk, or record "
+            f"classification: training compute of {_flop(flop)} FLOP is above 1e25, so the model "
+            "is presumed to have systemic risk (Art. 51(2)): use gpai-systemic-risk, or record "
             "systemic_risk_rebuttal (Art. 52(2))",
         )
 
 
 def check_systemic_risk_basis(product: Product, doc: Document, policy: Policy) -> Iterator[Problem]:
-    """Art. 51(1): systemic risk is either presumed from compute (51(2)) or designated (51(1)(b))."""
+    """Art. 51(1): systemic risk is presumed from compute (51(2)) or designated (51(1)(b))."""
     basis = product.systemic_risk_basis
     if product.classification is Classification.GPAI_SYSTEMIC_RISK:
         if basis is None:
@@ -87,7 +93,7 @@ def check_systemic_risk_basis(product: Product, doc: Document, policy: Policy) -
             flop = product.training_flop
             if flop is None or flop <= SYSTEMIC_RISK_FLOP:
                 where = ("documentation", "compute", "training_flop")
-                shown = "not given" if flop is None else f"{flop:.3g} FLOP"
+                shown = "not given" if flop is None else f"{_flop(flop)} FLOP"
                 yield doc.problem(
                     where if flop is not None else ("systemic_risk_basis",),
                     "systemic_risk_basis: presumed-compute needs "
@@ -101,7 +107,7 @@ def check_systemic_risk_basis(product: Product, doc: Document, policy: Policy) -
 
 
 def check_open_source(product: Product, doc: Document, policy: Policy) -> Iterator[Problem]:
-    """Art. 53(2): the open-source exemption needs a free and open-source licence and public weights.
+    """Art. 53(2): the open-source exemption needs a free, open-source licence and public weights.
 
     Art. 53(2) also excludes models with systemic risk, which have their own classification.
     """
@@ -131,7 +137,7 @@ def check_annex_xii(product: Product, doc: Document, policy: Policy) -> Iterator
         Classification.GPAI_SYSTEMIC_RISK,
     ):
         return
-    for section_name, section_field in type(product.documentation).model_fields.items():
+    for section_name in type(product.documentation).model_fields:
         section = getattr(product.documentation, section_name)
         for name, field_ in type(section).model_fields.items():
             extra = field_.json_schema_extra
@@ -221,7 +227,9 @@ PRODUCT_RULES: tuple[ProductRule, ...] = (
 )
 
 
-def check_ids(products: Mapping[str, tuple[Product, Document]], stems: Mapping[str, str]) -> Iterator[Problem]:
+def check_ids(
+    products: Mapping[str, tuple[Product, Document]], stems: Mapping[str, str]
+) -> Iterator[Problem]:
     """Each product has one file, named after its id, so its URLs never clash (Art. 53(1)(b))."""
     for key, (product, doc) in products.items():
         stem = stems[key]
@@ -231,27 +239,34 @@ def check_ids(products: Mapping[str, tuple[Product, Document]], stems: Mapping[s
             )
 
 
-def check_based_on(products: Mapping[str, tuple[Product, Document]]) -> Iterator[Problem]:
+def check_based_on(
+    products: Mapping[str, tuple[Product, Document]], unloaded: Set[str] = frozenset()
+) -> Iterator[Problem]:
     """Art. 3(63) and 25: a fine-tune or AI system names the catalog models it builds on.
 
-    Every id exists, a product does not build on itself, and there is no cycle.
+    Every id exists, a product does not build on itself, and there is no cycle. Ids of files
+    that failed to load (`unloaded`) are known: their own problems are reported already.
     """
     ids = {product.id for product, _ in products.values()}
     for product, doc in products.values():
         for i, parent in enumerate(product.based_on):
-            if parent not in ids:
+            if parent not in ids and parent not in unloaded:
                 yield doc.problem(
                     ("based_on", i), f"based_on[{i}]: no product with id '{parent}' in the catalog"
                 )
             elif parent == product.id:
-                yield doc.problem(("based_on", i), f"based_on[{i}]: a product cannot build on itself")
+                yield doc.problem(
+                    ("based_on", i), f"based_on[{i}]: a product cannot build on itself"
+                )
     graph = {p.id: [b for b in p.based_on if b in ids and b != p.id] for p, _ in products.values()}
     docs = {p.id: d for p, d in products.values()}
     for cycle in _cycles(graph):
         first = cycle[0]
         i = graph[first].index(cycle[1] if len(cycle) > 1 else first)
         path = " -> ".join([*cycle, first])
-        yield docs[first].problem(("based_on", i), f"based_on[{i}]: products build on each other in a cycle: {path}")
+        yield docs[first].problem(
+            ("based_on", i), f"based_on[{i}]: products build on each other in a cycle: {path}"
+        )
 
 
 def _cycles(graph: Mapping[str, list[str]]) -> Iterator[list[str]]:

@@ -7,7 +7,6 @@ from typing import Any
 from portal.catalog.models import Policy, Product
 
 
-
 def product_schema() -> dict[str, Any]:
     """The JSON Schema of `catalog/products/<id>.yaml`, with each field's audience."""
     schema = Product.model_json_schema(mode="validation")
