@@ -315,28 +315,32 @@ def _eu_days(
             f"{_join(skipped)}, so the period ends at the end of the next working day,"
             f" {_day(end)} (art. 3(4))."
         )
-    if period.days >= 2:
-        counted = [first + timedelta(days=n) for n in range((end - first).days + 1)]
-        working = [day for day in counted if _closed(day, calendar) is None]
-        if len(working) < 2:
-            second = first
-            found = 0
-            while True:
-                if _closed(second, calendar) is None:
-                    found += 1
-                    if found == 2:
-                        break
-                second += timedelta(days=1)
-            only = f"there is only one, {_day(working[0])}" if working else "there are none"
-            steps.append(
-                "A period of two days or more includes at least two working days (art. 3(5));"
-                f" from {_day(first)} to {_day(end)} {only}, so the period is extended to the"
-                f" end of the second working day, {_day(second)}."
-            )
-            end = second
+    # Art. 3(5) needs only the first two working days from the day after the trigger.
+    first_two = _next_working_days(first, calendar, 2)
+    if period.days >= 2 and first_two[1] > end:
+        inside = [day for day in first_two if day <= end]
+        only = f"there is only one, {_day(inside[0])}" if inside else "there are none"
+        steps.append(
+            "A period of two days or more includes at least two working days (art. 3(5));"
+            f" from {_day(first)} to {_day(end)} {only}, so the period is extended to the"
+            f" end of the second working day, {_day(first_two[1])}."
+        )
+        end = first_two[1]
     due = _end_of_day(end, zone)
     steps.append(f"The period ends at the end of {_day(end)} (24:00 local time).")
     return due
+
+
+def _next_working_days(
+    day: date, calendar: holiday_calendars.HolidayBase, count: int
+) -> list[date]:
+    """The first `count` working days from `day` on, `day` included."""
+    found: list[date] = []
+    while len(found) < count:
+        if _closed(day, calendar) is None:
+            found.append(day)
+        day += timedelta(days=1)
+    return found
 
 
 def _next_full_hour(start: datetime, zone: ZoneInfo) -> datetime:
