@@ -168,9 +168,11 @@ def apply_pauses(
     for begin, end in pauses:
         _require_aware(begin, "pause start")
         _require_aware(end, "pause end")
-        if end < begin:
+        # Compared in UTC: two datetimes sharing a tzinfo compare by wall time.
+        interval = (begin.astimezone(UTC), end.astimezone(UTC))
+        if interval[1] < interval[0]:
             raise ValueError(f"A pause cannot end ({end.isoformat()}) before it starts.")
-        intervals.append((begin.astimezone(UTC), end.astimezone(UTC)))
+        intervals.append(interval)
     merged: list[tuple[datetime, datetime]] = []
     for begin, end in sorted(intervals):
         if merged and begin <= merged[-1][1]:
@@ -184,8 +186,8 @@ def apply_pauses(
             continue
         if begin >= current:
             steps.append(
-                f"The pause from {_moment(begin, zone)} to {_moment(end, zone)} starts after"
-                f" the due instant, {_moment(current, zone)}, so it does not count."
+                f"The pause from {_moment(begin, zone)} to {_moment(end, zone)} does not start"
+                f" before the due instant, {_moment(current, zone)}, so it does not count."
             )
             continue
         current += end - begin
@@ -226,13 +228,13 @@ def _exact_days(start: datetime, period: Period, zone: ZoneInfo, steps: list[str
     if _wall(earlier, zone) != wall:
         steps.append(
             f"That local time does not exist in {zone.key}: the clocks go forward"
-            f" {_duration(shift)} that night. It moves forward by the gap, to"
+            f" {_duration(shift)} that day. It moves forward by the gap, to"
             f" {_moment(earlier, zone)}."
         )
     elif shift:
         steps.append(
             f"That local time occurs twice in {zone.key}: the clocks go back"
-            f" {_duration(-shift)} that night. The earlier one is taken"
+            f" {_duration(-shift)} that day. The earlier one is taken"
             f" ({_offset_text(earlier)})."
         )
     return earlier.astimezone(UTC)
@@ -351,13 +353,19 @@ def _next_full_hour(start: datetime, zone: ZoneInfo) -> datetime:
     02:00 may not exist at all.
     """
     floor = _local(start, zone).replace(tzinfo=None, minute=0, second=0, microsecond=0)
-    candidates = []
-    for hours in range(4):
+    candidates: list[datetime] = []
+    # Up to 49 hours of wall time: Pacific/Apia skipped all of 30 December 2011. After the
+    # first hit, look 3 more hours ahead in case a later wall hour comes round earlier.
+    hours, last = 0, 49
+    while hours <= last:
         wall = floor + timedelta(hours=hours)
         for fold in (0, 1):
             instant = wall.replace(tzinfo=zone, fold=fold)
             if _wall(instant, zone) == wall and instant.astimezone(UTC) > start:
                 candidates.append(instant.astimezone(UTC))
+        if candidates:
+            last = min(last, hours + 3)
+        hours += 1
     return min(candidates)
 
 
