@@ -220,7 +220,7 @@ class Submission:
     """What a posted form becomes: the API-shaped data, and problems found reading it."""
 
     data: dict[str, Any]
-    errors: list[dict[str, str]]
+    errors: list[dict[str, str | None]]
     timezone: str
 
 
@@ -236,7 +236,7 @@ def read_submission(
     zone_name = _chosen_timezone(definition, form, default_timezone)
     zone = ZoneInfo(zone_name)
     data: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str | None]] = []
     for item in definition.submitted_fields:
         raw = bound_field(form, item.name).data
         if item.multiple:
@@ -248,14 +248,18 @@ def read_submission(
             if text in ("", None):
                 continue
             value = text
-            if item.widget == "datetime":
+            if item.widget == "integer" and re.fullmatch(r"[0-9]{1,15}", text):
+                # A browser posts text; the API takes a JSON number. Anything else goes to the
+                # schema as typed, which says what is wrong with it.
+                value = int(text)
+            elif item.widget == "datetime":
                 try:
                     value = local_instant(text, zone).isoformat()
                 except ValueError:
                     errors.append(
                         {
                             "field": item.name,
-                            "message": "Enter a date and a time, such as 2026-03-14 09:30.",
+                            "message": "must be a date and a time, such as 2026-03-14 09:30",
                         }
                     )
                     continue
@@ -282,20 +286,21 @@ def local_instant(text: str, zone: ZoneInfo) -> datetime:
 
 
 def errors_by_field(
-    definition: FormDefinition, errors: Iterable[Mapping[str, str]]
+    definition: FormDefinition, errors: Iterable[Mapping[str, str | None]]
 ) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
     """Attach each error (dotted API field) to the form field that shows it.
 
     Returns the summary (message, the label it concerns and the id to link to) and the
     messages per field name. An error on `member_states.2` belongs to `member_states`; one
-    that matches no field is listed in the summary alone, linked to the form.
+    that matches no field is listed in the summary alone, linked to the form. The schema
+    speaks of fields by their API names (`is after aware_at`); a form shows their labels.
     """
     summary: list[dict[str, str]] = []
     per_field: dict[str, list[str]] = {}
     names = sorted((item.name for item in definition.fields), key=len, reverse=True)
     for error in errors:
         field = str(error.get("field") or "")
-        message = str(error.get("message") or "This value is not valid.")
+        message = _in_words(definition, str(error.get("message") or "is not valid"))
         owner = next(
             (name for name in names if field == name or field.startswith(name + ".")), None
         )
@@ -308,6 +313,16 @@ def errors_by_field(
             per_field[owner].append(message)
             summary.append({"message": message, "label": item.label, "href": f"#{item.id}"})
     return summary, per_field
+
+
+def _in_words(definition: FormDefinition, message: str) -> str:
+    # Only names that read as identifiers (aware_at, reporter.email): "product" is also a word.
+    for item in definition.fields:
+        if not re.search(r"[._]", item.name):
+            continue
+        message = re.sub(rf"\b{re.escape(item.name)}\b", f"“{item.label}”", message)
+    message = message.rstrip(".") + "."
+    return message[:1].upper() + message[1:]
 
 
 def _chosen_timezone(definition: FormDefinition, form: FlaskForm, default: str) -> str:
