@@ -12,6 +12,7 @@ goes; `due_at` returns its result, so the explanation can never disagree with th
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -424,6 +425,19 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _calendar(country: str) -> holiday_calendars.HolidayBase:
+    # Building a calendar loads its translations (about 0.5 ms), more than the arithmetic:
+    # keep one per country. A calendar only ever adds years it has computed.
+    if isinstance(country, str):
+        return _cached_calendar(country)
+    return _new_calendar(country)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_calendar(country: str) -> holiday_calendars.HolidayBase:
+    return _new_calendar(country)
+
+
+def _new_calendar(country: str) -> holiday_calendars.HolidayBase:
     # English names for the explanation; a country without them keeps its own language.
     try:
         return holiday_calendars.country_holidays(country, language="en_US")
