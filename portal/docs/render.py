@@ -1,0 +1,495 @@
+"""Catalog -> the generated pages and files of the site, as Markdown and JSON; no MkDocs here.
+
+Pages are plain Markdown with relative links between `.md` files, rendered from the Jinja2
+templates in `templates/`, so any engine (MkDocs today, Zensical or another tomorrow) can build
+them: `write_docs()` puts them on disk, the MkDocs plugin hands them over in memory. Templates
+only ever see `audience.view(product)` and archived snapshots, which hold downstream fields
+alone: nothing meant only for the authorities can reach a page, the search index, the feed or
+`catalog.json`.
+
+Navigation is a design choice for scale: only the index pages (products, classifications,
+changes) sit in the navigation; product and version pages are reached from them and from
+search. With Material every page renders the whole navigation, so a 1,000-product catalog in
+the navigation would cost far more than the pages themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import posixpath
+import re
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from portal.catalog import Catalog
+from portal.catalog.audience import public_schema, view
+from portal.catalog.form import ANNEX_XII, LABELS, SECTIONS, annex_xii_items, label
+from portal.catalog.published import Archive, Snapshot, diff
+from portal.docs.legal import CLASSIFICATIONS, STATUSES, rule_path
+
+log = logging.getLogger(__name__)
+
+CATALOG_JSON = "catalog.json"
+CATALOG_SCHEMA = "catalog.schema.json"
+FEED = "changes/feed.xml"
+REPORT_INCIDENT = "/report-incident"
+REQUEST_INFORMATION = "/request-information"
+# Hand-written pages ask for catalog content with these markers (an HTML comment, so an engine
+# that does not expand them shows nothing rather than a broken page).
+INCLUDE = re.compile(r"^<!--\s*portal:([a-z-]+)\s*-->[ \t]*$", re.MULTILINE)
+LATEST_CHANGES = 5
+
+
+@dataclass
+class Site:
+    """Generated pages (Markdown, by docs-relative path) and other files (JSON, XML)."""
+
+    pages: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change of one product, for the lists of changes and the feed."""
+
+    product: Mapping[str, Any]
+    version: int
+    date: dt.date
+    summary: str
+    substantial: bool
+
+    @property
+    def uri(self) -> str:
+        return version_uri(self.product["id"], self.version)
+
+
+def product_uri(product_id: str) -> str:
+    return f"products/{product_id}/index.md"
+
+
+def version_uri(product_id: str, version: int) -> str:
+    return f"products/{product_id}/v{version}/index.md"
+
+
+def classification_uri(code: str) -> str:
+    return f"classifications/{code}/index.md"
+
+
+class Renderer:
+    """Renders the pages of one catalog; build it once, then call `site()` or `includes()`."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        archive: Archive,
+        *,
+        templates_dir: Path | str,
+        site_url: str | None,
+        today: dt.date,
+    ) -> None:
+        self.catalog = catalog
+        self.archive = archive
+        self.site_url = (site_url or "").rstrip("/") + "/" if site_url else None
+        self.today = today
+        self.env = _environment(Path(templates_dir))
+        # The only product data the templates ever get.
+        self.products = {pid: view(p) for pid, p in catalog.products.items()}
+        self.names = {pid: p["name"] for pid, p in self.products.items()}
+        self.children: dict[str, list[str]] = {pid: [] for pid in self.products}
+        for pid, p in self.products.items():
+            for parent in p["based_on"]:
+                self.children[parent].append(pid)
+
+    def site(self) -> Site:
+        """Every generated page and file."""
+        site = Site()
+        rows = [self._row(p) for p in self.products.values()]
+        site.pages["products/index.md"] = self._page(
+            "products.md.j2", "products/index.md", rows=rows
+        )
+        for pid, product in self.products.items():
+            site.pages[product_uri(pid)] = self._product(product)
+            for change in product["changes"]:
+                uri = version_uri(pid, change["version"])
+                site.pages[uri] = self._version(product, change["version"], uri)
+        site.pages["classifications/index.md"] = self._page(
+            "classifications.md.j2",
+            "classifications/index.md",
+            groups=[
+                (info, [r for r in rows if r["classification"] == code])
+                for code, info in CLASSIFICATIONS.items()
+            ],
+        )
+        for code, info in CLASSIFICATIONS.items():
+            uri = classification_uri(code)
+            members = [r for r in rows if r["classification"] == code]
+            site.pages[uri] = self._page("classification.md.j2", uri, info=info, rows=members)
+        entries = self.entries()
+        site.pages["changes/index.md"] = self._page(
+            "changes.md.j2", "changes/index.md", entries=entries
+        )
+        site.files[FEED] = self.feed(entries)
+        site.files[CATALOG_JSON] = self.catalog_json()
+        site.files[CATALOG_SCHEMA] = (
+            json.dumps(catalog_schema(), indent=2, ensure_ascii=False) + "\n"
+        )
+        return site
+
+    def includes(self, markdown: str, uri: str) -> str:
+        """A hand-written page with its `<!-- portal:name -->` markers expanded."""
+
+        def expand(match: re.Match[str]) -> str:
+            name = match.group(1)
+            try:
+                template = self.env.get_template(f"include/{name}.md.j2")
+            except jinja2.TemplateNotFound:
+                log.warning("%s: unknown include <!-- portal:%s -->", uri, name)
+                return match.group(0)
+            return template.render(self._context(uri, **self._include_data())).strip()
+
+        return INCLUDE.sub(expand, markdown)
+
+    def entries(self) -> list[Entry]:
+        """Every change of every product, newest first."""
+        found = [
+            Entry(p, c["version"], dt.date.fromisoformat(c["date"]), c["summary"], c["substantial"])
+            for p in self.products.values()
+            for c in p["changes"]
+        ]
+        found.sort(key=lambda e: (e.date, e.product["id"], e.version), reverse=True)
+        return found
+
+    def feed(self, entries: Iterable[Entry]) -> str:
+        """The Atom feed of substantial changes, newest first."""
+        substantial = [e for e in entries if e.substantial]
+        base = self.site_url or "urn:aiact-portal:"
+        updated = max((e.date for e in substantial), default=self.today)
+        return self.env.get_template("feed.xml.j2").render(
+            entries=substantial,
+            base=base,
+            href=lambda uri: base + _page_url(uri),
+            updated=_instant(updated),
+            instant=_instant,
+            title=self._site_title(),
+            feed_url=base + FEED,
+        )
+
+    def catalog_json(self) -> str:
+        """The public catalog: every product, downstream fields only."""
+        data = {"products": list(self.products.values())}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def _site_title(self) -> str:
+        providers = sorted({p["provider"] for p in self.products.values()})
+        return (
+            f"{', '.join(providers) or 'AI Act portal'}: substantial changes to the documentation"
+        )
+
+    def _include_data(self) -> dict[str, Any]:
+        upcoming = sorted(
+            (
+                p
+                for p in self.products.values()
+                if p["status"] != "available"
+                and p["effective_date"]
+                and dt.date.fromisoformat(p["effective_date"]) >= self.today
+            ),
+            key=lambda p: (p["effective_date"], p["name"]),
+        )
+        latest = [e for e in self.entries() if e.substantial][:LATEST_CHANGES]
+        return {"upcoming": upcoming, "latest": latest, "classes": CLASSIFICATIONS}
+
+    def _row(self, product: Mapping[str, Any]) -> dict[str, Any]:
+        changes = product["changes"]
+        substantial = [c for c in changes if c["substantial"]]
+        return {
+            "id": product["id"],
+            "name": product["name"],
+            "classification": product["classification"],
+            "status": product["status"],
+            "effective_date": product["effective_date"],
+            "version": changes[-1]["version"] if changes else None,
+            "last_substantial": substantial[-1]["date"] if substantial else None,
+            "uri": product_uri(product["id"]),
+        }
+
+    def _product(self, product: Mapping[str, Any]) -> str:
+        pid = product["id"]
+        uri = product_uri(pid)
+        versions = [
+            {
+                **c,
+                "uri": version_uri(pid, c["version"]),
+                "archived": self.archive.get(pid, c["version"]) is not None,
+            }
+            for c in reversed(product["changes"])
+        ]
+        return self._page(
+            uri=uri,
+            name="product.md.j2",
+            product=product,
+            info=CLASSIFICATIONS[product["classification"]],
+            steps=rule_path(product),
+            annex=annex_items(content_of_view(product), product["classification"]),
+            further=further_items(content_of_view(product)),
+            facts=facts(product),
+            versions=versions,
+            parents=[(b, self.names[b], product_uri(b)) for b in product["based_on"]],
+            children=[(c, self.names[c], product_uri(c)) for c in self.children[pid]],
+            report_url=f"{REPORT_INCIDENT}?product={pid}",
+            request_url=f"{REQUEST_INFORMATION}?product={pid}",
+        )
+
+    def _version(self, product: Mapping[str, Any], version: int, uri: str) -> str:
+        pid = product["id"]
+        changes = product["changes"]
+        index = next(i for i, c in enumerate(changes) if c["version"] == version)
+        change = changes[index]
+        snap = self.archive.get(pid, version)
+        previous = changes[index - 1] if index else None
+        before: Snapshot | None = self.archive.get(pid, previous["version"]) if previous else None
+        differences = None
+        if snap is not None and before is not None:
+            differences = [
+                {
+                    "label": _path_label(d.path),
+                    "before": display(d.before),
+                    "after": display(d.after),
+                }
+                for d in diff(before.content, snap.content)
+            ]
+        content = snap.content if snap is not None else None
+        return self._page(
+            "version.md.j2",
+            uri,
+            product=product,
+            change=change,
+            current=changes[-1]["version"],
+            previous=previous,
+            previous_uri=version_uri(pid, previous["version"]) if previous else None,
+            product_uri=product_uri(pid),
+            archived=snap is not None,
+            previous_archived=before is not None,
+            differences=differences,
+            annex=annex_items(content, content["classification"]) if content else [],
+            further=further_items(content) if content else [],
+            facts=facts(content) if content else [],
+        )
+
+    def _page(self, name: str, uri: str, **data: Any) -> str:
+        return self.env.get_template(name).render(self._context(uri, **data))
+
+    def _context(self, uri: str, **data: Any) -> dict[str, Any]:
+        here = posixpath.dirname(uri)
+        return {
+            "link": lambda target: posixpath.relpath(target, here or "."),
+            "page_uri": uri,
+            "classes": CLASSIFICATIONS,
+            "statuses": STATUSES,
+            "today": self.today,
+            "product_uri": product_uri,
+            "version_uri": version_uri,
+            "classification_uri": classification_uri,
+            **data,
+        }
+
+
+def render_site(
+    catalog: Catalog,
+    archive: Archive,
+    *,
+    templates_dir: Path | str,
+    site_url: str | None,
+    today: dt.date,
+) -> Site:
+    """Every generated page and file of the site for `catalog`."""
+    return Renderer(
+        catalog, archive, templates_dir=templates_dir, site_url=site_url, today=today
+    ).site()
+
+
+def write_docs(
+    site: Site, out: Path, *, sources: Path | None, expand: Callable[[str, str], str]
+) -> int:
+    """Write a complete docs folder: the hand-written `sources` (markers expanded), then `site`."""
+    count = 0
+    if sources is not None:
+        for path in sorted(sources.rglob("*")):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(sources).as_posix()
+            target = out / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".md":
+                target.write_text(expand(path.read_text(encoding="utf-8"), rel), encoding="utf-8")
+            else:
+                shutil.copyfile(path, target)
+            count += 1
+    for rel, text in [*site.pages.items(), *site.files.items()]:
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        count += 1
+    return count
+
+
+def catalog_schema() -> dict[str, Any]:
+    """JSON Schema of `catalog.json`, published beside it."""
+    product = public_schema()
+    defs = product.pop("$defs", {})
+    product.pop("$schema", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Public catalog of covered products",
+        "description": "Every covered product with the fields downstream providers may read.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["products"],
+        "properties": {"products": {"type": "array", "items": {"$ref": "#/$defs/Product"}}},
+        "$defs": {**defs, "Product": product},
+    }
+
+
+def content_of_view(product: Mapping[str, Any]) -> dict[str, Any]:
+    """The versioned content of an already filtered product (as `published.content_of`)."""
+    return {k: v for k, v in product.items() if k != "changes"}
+
+
+def annex_items(content: Mapping[str, Any], classification: str) -> list[dict[str, Any]]:
+    """Annex XII in its own order: each item with its filled fields, or why it is not provided."""
+    out = []
+    for code, fields in annex_xii_items().items():
+        entries = []
+        for item in fields:
+            value = _get(content, item.path)
+            if value is not None and value != []:
+                entries.append({"label": item.label, "value": display(value)})
+        out.append(
+            {
+                "code": code,
+                "title": ANNEX_XII[code],
+                "entries": entries,
+                "missing": None if entries else _not_provided(classification),
+            }
+        )
+    return out
+
+
+def further_items(content: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Documentation items outside Annex XII that downstream providers may read, by section."""
+    annexed = {i.path for items in annex_xii_items().values() for i in items}
+    out = []
+    for section, title in SECTIONS.items():
+        values = content.get("documentation", {}).get(section)
+        if not values:
+            continue
+        entries = [
+            {"label": label(f"{section}.{name}"), "value": display(value)}
+            for name, value in values.items()
+            if ("documentation", section, name) not in annexed and value is not None
+        ]
+        if entries:
+            out.append({"title": title, "entries": entries})
+    return out
+
+
+def facts(content: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The product's key facts, as (label, value) rows."""
+    keys = (
+        "provider",
+        "release_date",
+        "union_market_release_date",
+        "versions",
+        "licence",
+        "weights_public",
+    )
+    rows = [(LABELS[k], display(content.get(k))) for k in keys if content.get(k) not in (None, [])]
+    if content.get("high_risk") is not None:
+        rows.append((LABELS["high_risk"], display(content["high_risk"])))
+    return rows
+
+
+def display(value: Any) -> str:
+    """A value in plain words: lists joined, numbers grouped, booleans as yes or no."""
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list):
+        return ", ".join(display(v) for v in value) or "none"
+    return str(value)
+
+
+def _not_provided(classification: str) -> str:
+    if classification == "gpai-open-source":
+        return (
+            "Not provided: this open-source model is exempt from this duty (Art. 53(2)); "
+            "its weights, architecture and usage information are public."
+        )
+    if classification == "ai-system":
+        return (
+            "Not provided: Annex XII applies to general-purpose AI models, "
+            "and this product is an AI system."
+        )
+    return "Not provided."
+
+
+def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _path_label(path: tuple[str, ...]) -> str:
+    key = ".".join(path[1:] if path and path[0] == "documentation" else path)
+    return label(key)
+
+
+def _page_url(uri: str) -> str:
+    """The directory URL MkDocs gives a page: `products/x/index.md` -> `products/x/`."""
+    if uri.endswith("index.md"):
+        return uri[: -len("index.md")]
+    return uri.removesuffix(".md") + "/"
+
+
+def _instant(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _md(value: Any) -> str:
+    """Text from the catalog, safe inside Markdown: no HTML from YAML reaches a page."""
+    return html.escape(str(value), quote=False)
+
+
+def _cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return _md(value).replace("|", "&#124;").replace("\r", "").replace("\n", "<br>")
+
+
+def _environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=lambda name: bool(name and name.endswith(".xml.j2")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = _md
+    env.filters["cell"] = _cell
+    env.filters["display"] = display
+    env.filters["page_url"] = _page_url
+    return env
