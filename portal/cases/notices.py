@@ -1,0 +1,92 @@
+"""The mails a case sends, composed as outbox rows in the case's own transaction.
+
+They carry the reference and the deadlines, never the access token (mail is not a safe
+place for it) and never what the submitter wrote (mail servers keep copies). The legal
+team's address is looked up by the sender when it sends, so it lives in configuration only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from portal.cases.models import Case, OutboxMail
+from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment
+
+SUBMITTER = "submitter"
+LEGAL_TEAM = "legal-team"
+
+
+def acknowledgement(case: Case, to_addr: str, *, timezone: str, now: datetime) -> OutboxMail:
+    """The receipt mailed to the person who submitted `case`."""
+    kind = KIND_NAMES[case.kind]
+    lines = [
+        f"We received your {kind} on {local_moment(case.received_at, timezone)}.",
+        "",
+        f"Reference: {case.reference}",
+        "",
+        *_deadline_lines(case, timezone),
+        "",
+        "To follow your case or add information, open the portal's status page and enter the",
+        "reference and the access token shown when you submitted. For your safety we never",
+        "send the access token by mail; if you lost it, reply to this mail with the reference.",
+    ]
+    return OutboxMail(
+        created_at=now,
+        case_reference=case.reference,
+        recipient=SUBMITTER,
+        to_addr=to_addr,
+        subject=f"We received your {kind}: {case.reference}",
+        body="\n".join(lines) + "\n",
+        attempts=0,
+        next_attempt_at=now,
+    )
+
+
+def legal_team_notice(case: Case, summary: str, *, timezone: str, now: datetime) -> OutboxMail:
+    """The notice to the legal team that a case arrived; `summary` names products, category."""
+    kind = KIND_NAMES[case.kind]
+    lines = [
+        f"A new {kind} arrived on {local_moment(case.received_at, timezone)}.",
+        "",
+        f"Reference: {case.reference}",
+        summary,
+        "",
+        *_deadline_lines(case, timezone),
+        "",
+        "Open the staff workspace to read it.",
+    ]
+    return OutboxMail(
+        created_at=now,
+        case_reference=case.reference,
+        recipient=LEGAL_TEAM,
+        to_addr=None,
+        subject=f"New {kind}: {case.reference}",
+        body="\n".join(lines) + "\n",
+        attempts=0,
+        next_attempt_at=now,
+    )
+
+
+def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
+    """The notice to the legal team that a submitter added a message."""
+    return OutboxMail(
+        created_at=now,
+        case_reference=case.reference,
+        recipient=LEGAL_TEAM,
+        to_addr=None,
+        subject=f"New message on {case.reference}",
+        body=(
+            f"The submitter of {case.reference} added a message on"
+            f" {local_moment(now, timezone)}.\n\nOpen the staff workspace to read it.\n"
+        ),
+        attempts=0,
+        next_attempt_at=now,
+    )
+
+
+def _deadline_lines(case: Case, timezone: str) -> list[str]:
+    lines = []
+    for deadline in case.deadlines:
+        title = DEADLINE_TITLES.get(deadline.name, deadline.name)
+        lines.append(f"{title}: due {local_moment(deadline.due_at, timezone)}.")
+    return lines

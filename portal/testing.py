@@ -1,0 +1,121 @@
+"""A throwaway PostgreSQL server in a temporary folder, for the tests and the benchmarks.
+
+It runs on 127.0.0.1 only, on a port below the ephemeral range, and is removed when stopped:
+nothing else on the machine is touched. `initdb` refuses to run as root, so as root the
+server runs as the `postgres` user (Debian's package creates it).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def postgres_bin() -> Path | None:
+    """The newest PostgreSQL server binaries installed, or None."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: [int(x) for x in Path(p).parent.parent.name.split(".") if x.isdigit()],
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass
+class PostgresServer:
+    """A running throwaway server; `url(db)` gives a SQLAlchemy URL for one of its databases."""
+
+    bin_dir: Path
+    data_dir: Path
+    port: int
+    _as_postgres: bool
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create database `name` (optionally from `template`) and return its URL."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            template_sql = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{template_sql}')
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin_dir / tool), *args]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+
+def start_postgres(*, fsync: bool = True) -> PostgresServer:
+    """Start a throwaway server; raise RuntimeError when PostgreSQL is not installed.
+
+    `fsync` stays on by default: the benchmarks and the crash test are about durable commits.
+    """
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL is not installed (no initdb found)")
+    as_postgres = os.geteuid() == 0
+    data_dir = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+    if as_postgres:
+        shutil.chown(data_dir, "postgres", "postgres")
+    server = PostgresServer(bin_dir, data_dir, 0, as_postgres)
+    server._run(
+        "initdb",
+        "-D",
+        str(data_dir),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+        "--no-sync",
+    )
+    last_error = ""
+    for _attempt in range(8):
+        port = random.randint(15432, 29999)
+        options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not fsync:
+            options += " -c fsync=off"
+        done = server._run(
+            "pg_ctl",
+            "-D",
+            str(data_dir),
+            "-l",
+            str(data_dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+            check=False,
+        )
+        if done.returncode == 0:
+            server.port = port
+            log.info("Throwaway PostgreSQL on 127.0.0.1:%s", port)
+            return server
+        last_error = done.stderr or done.stdout
+    shutil.rmtree(data_dir, ignore_errors=True)
+    raise RuntimeError(f"could not start PostgreSQL: {last_error.strip()}")
