@@ -299,7 +299,10 @@ def errors_of(exc: ValidationError) -> list[dict[str, str | None]]:
         if field in seen:
             continue
         seen.add(field)
-        errors.append({"field": field, "message": _message(error)})
+        message = _message(error)
+        if field is None:
+            message = f"The body {message}." if message.startswith("must") else message
+        errors.append({"field": field, "message": message})
     return errors
 
 

@@ -1,0 +1,122 @@
+"""The Flask application: the JSON API, the HTML forms and the built documentation site.
+
+`create_app(test_config=None)` follows flaskr: defaults, then the instance folder's
+`config.py` (or the test dict), then `PORTAL_*` environment variables. The catalog is loaded
+once at start; a broken catalog stops the app from starting rather than serving wrong data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf import CSRFProtect
+
+from portal.cases.db import make_engine, make_sessionmaker
+from portal.catalog import load_catalog
+from portal.mail import Mailer, backend_from_config
+from portal.web import context
+from portal.web.security import SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # 1 MiB, for the API and the forms alike
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the portal app."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        DATABASE_URL=None,
+        CATALOG_DIR="catalog",
+        SITE_DIR="site",
+        SUBMISSION_RATE_LIMIT="30 per minute",
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        MAIL_BACKEND="console",
+        SMTP_HOST="localhost",
+        SMTP_PORT=25,
+        MAIL_FROM="ai-act@localhost",
+        LEGAL_TEAM_EMAIL="legal@localhost",
+        MAIL_SENDER_THREAD=True,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        # The API takes JSON from programs, not forms from browsers: no CSRF there (it refuses
+        # any body that is not application/json, which a cross-site form cannot send).
+        WTF_CSRF_CHECK_DEFAULT=True,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_prefixed_env("PORTAL")
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'portal.db'}"
+
+    catalog = load_catalog(app.config["CATALOG_DIR"])
+    app.config.setdefault("TIMEZONE", catalog.policy.timezone)
+    engine = make_engine(app.config["DATABASE_URL"])
+    sessions = make_sessionmaker(engine)
+    app.extensions[context.CATALOG] = catalog
+    app.extensions[context.ENGINE] = engine
+    app.extensions[context.SESSIONS] = sessions
+    if app.config["MAIL_SENDER_THREAD"]:
+        app.extensions[context.MAILER] = Mailer(
+            sessions,
+            backend_from_config(app.config),
+            mail_from=app.config["MAIL_FROM"],
+            legal_team=app.config["LEGAL_TEAM_EMAIL"],
+        )
+
+    limiter.init_app(app)
+    csrf.init_app(app)
+    app.after_request(_security_headers)
+
+    from portal.web import api, site
+
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    api.register_errors(app)
+    try:
+        from portal.web import public
+    except ModuleNotFoundError as err:
+        if err.name != "portal.web.public":
+            raise
+    else:
+        app.register_blueprint(public.bp)
+    site.register(app)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _instance_secret(instance: Path) -> str:
+    """The instance's secret key, created on first start (never committed: instance/ is ignored)."""
+    path = instance / "secret_key"
+    if not path.exists():
+        # Written whole, then linked into place: two workers starting at once agree on one key.
+        temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()

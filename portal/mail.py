@@ -1,0 +1,236 @@
+"""The mail sender: sends what the outbox holds, retrying until the mail server takes it.
+
+Cases write their mail to the `outbox` table in the same transaction as the case, so a mail
+server outage loses nothing: `send_pending` claims a batch (a short transaction: several app
+processes never send one mail twice), sends it outside any transaction, then records what was
+sent and when to retry the rest (1, 2, 4 ... minutes, at most an hour apart). Each app
+process runs one `Mailer` thread that does this when woken after a submission and every
+`interval` seconds in any case. Backends follow warehouse's `mail.backend`: `smtp` for real
+mail, `console` (log the recipient and subject only) for development and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.cases.models import OutboxMail
+from portal.cases.notices import LEGAL_TEAM
+
+log = logging.getLogger(__name__)
+
+CLAIM_FOR = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class Backend(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class ConsoleBackend:
+    """Logs that a mail would go out (recipient and subject, never the body)."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+        log.info("Mail (console) to %s: %s", message["To"], message["Subject"])
+
+
+class SmtpBackend:
+    """Hands each mail to an SMTP server (one connection per batch would save little here)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp.send_message(message)
+
+
+def backend_from_config(config: Mapping[str, Any]) -> Backend:
+    """`MAIL_BACKEND` = `smtp` (with `SMTP_HOST`, `SMTP_PORT`) or `console`."""
+    name = config.get("MAIL_BACKEND", "console")
+    if name == "smtp":
+        return SmtpBackend(config.get("SMTP_HOST", "localhost"), int(config.get("SMTP_PORT", 25)))
+    if name == "console":
+        return ConsoleBackend()
+    raise ValueError(f"MAIL_BACKEND must be smtp or console, not {name!r}")
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int
+    failed: int
+
+
+def send_pending(
+    sessions: sessionmaker[Session],
+    backend: Backend,
+    *,
+    mail_from: str,
+    legal_team: str,
+    now: datetime,
+    batch: int = 100,
+) -> SendReport:
+    """Send one batch of due outbox mail; return how many went out and how many failed."""
+    claimed = _claim(sessions, now=now, batch=batch)
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    for mail in claimed:
+        try:
+            backend.send(_message(mail, mail_from=mail_from, legal_team=legal_team))
+        except (OSError, smtplib.SMTPException) as err:
+            failed[mail.id] = f"{type(err).__name__}: {err}"[:500]
+            log.warning("Mail %s for %s not sent: %s", mail.id, mail.case_reference, err)
+        else:
+            sent.append(mail.id)
+    if claimed:
+        _record(sessions, claimed, sent, failed, now=now)
+    return SendReport(len(sent), len(failed))
+
+
+def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> list[OutboxMail]:
+    with sessions() as session:
+        query = (
+            select(OutboxMail)
+            .where(
+                OutboxMail.sent_at.is_(None),
+                OutboxMail.next_attempt_at <= now,
+                or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+            )
+            .order_by(OutboxMail.id)
+            .limit(batch)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        mails = list(session.scalars(query))
+        if mails:
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id.in_([m.id for m in mails]))
+                .values(claimed_until=now + CLAIM_FOR)
+            )
+        session.commit()
+        return mails
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    claimed: list[OutboxMail],
+    sent: list[int],
+    failed: dict[int, str],
+    *,
+    now: datetime,
+) -> None:
+    with sessions() as session:
+        if sent:
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id.in_(sent))
+                .values(sent_at=now, claimed_until=None)
+            )
+        for mail in claimed:
+            if mail.id in failed:
+                attempts = mail.attempts + 1
+                delay = min(timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
+                session.execute(
+                    update(OutboxMail)
+                    .where(OutboxMail.id == mail.id)
+                    .values(
+                        attempts=attempts,
+                        next_attempt_at=now + delay,
+                        claimed_until=None,
+                        last_error=failed[mail.id],
+                    )
+                )
+        session.commit()
+
+
+def _message(mail: OutboxMail, *, mail_from: str, legal_team: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
+    message["Subject"] = mail.subject
+    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or None)
+    message.set_content(mail.body)
+    return message
+
+
+class Mailer:
+    """One background thread per process that drains the outbox when woken or every `interval`.
+
+    Waking is debounced by `settle` seconds so that a burst of submissions is sent in one
+    batch: two short transactions per batch, not per mail.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        backend: Backend,
+        *,
+        mail_from: str,
+        legal_team: str,
+        interval: float = 60.0,
+        settle: float = 0.5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._backend = backend
+        self._mail_from = mail_from
+        self._legal_team = legal_team
+        self._interval = interval
+        self._settle = settle
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        """Start the thread if needed (after a fork, too) and ask it to send soon."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="portal-mailer", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            if self._stop.is_set():
+                return
+            self._stop.wait(self._settle)
+            self._wake.clear()
+            try:
+                while True:
+                    report = send_pending(
+                        self._sessions,
+                        self._backend,
+                        mail_from=self._mail_from,
+                        legal_team=self._legal_team,
+                        now=self._clock(),
+                    )
+                    if report.sent + report.failed < 100 or report.failed:
+                        break
+            except Exception:  # the edge of a thread: keep sending later whatever happened
+                log.exception("Mail sender failed; will retry")

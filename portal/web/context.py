@@ -1,0 +1,47 @@
+"""What a view needs from the app: the catalog, a database session, the clock, the mail sender.
+
+Views call `get_catalog()`, `new_session()` (use it as `with new_session() as session:`; the
+services commit) and `utcnow()`; after a commit that queued mail, `wake_mailer()`.
+`create_app` puts the objects behind them in `app.extensions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.catalog import Catalog
+
+CATALOG = "portal.catalog"
+SESSIONS = "portal.sessions"
+ENGINE = "portal.engine"
+MAILER = "portal.mailer"
+
+
+def get_catalog() -> Catalog:
+    """The catalog loaded at start-up."""
+    catalog: Catalog = current_app.extensions[CATALOG]
+    return catalog
+
+
+def new_session() -> Session:
+    """A new database session; close it (a `with` block does) when the request is done."""
+    factory: sessionmaker[Session] = current_app.extensions[SESSIONS]
+    return factory()
+
+
+def utcnow() -> datetime:
+    """The current instant in UTC (tests may set `CLOCK` to a function returning one)."""
+    clock: Callable[[], datetime] | None = current_app.config.get("CLOCK")
+    return clock() if clock is not None else datetime.now(UTC)
+
+
+def wake_mailer() -> None:
+    """Ask this process's mail sender to look at the outbox soon (no-op when there is none)."""
+    mailer: Any = current_app.extensions.get(MAILER)
+    if mailer is not None:
+        mailer.wake()
