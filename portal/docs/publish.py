@@ -9,6 +9,7 @@ library, so this module stays free of MkDocs like the rest of `portal.docs` but 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -72,7 +73,11 @@ def build_site(site_dir: Path, *, config_file: Path, catalog_dir: Path) -> Built
             ],
             capture_output=True,
             text=True,
-            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+            env={
+                **os.environ,
+                "NO_MKDOCS_2_WARNING": "1",
+                "PORTAL_CATALOG_DIR": str(Path(catalog_dir).absolute()),
+            },
             check=False,
         )
         if result.returncode != 0:
@@ -100,3 +105,25 @@ def _swap(new: Path, target: Path) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def plain_config(base_config: Path, docs_dir: Path, *, custom_dir: Path | None = None) -> str:
+    """A MkDocs config for pages already rendered to disk (`portal render`): no portal plugin.
+
+    It inherits everything else from `base_config` (theme, palettes, Markdown extensions,
+    navigation), so the HTML matches the plugin's; any engine that reads `mkdocs.yml` can
+    start from it.
+    """
+    base_config = base_config.absolute()
+    custom = (custom_dir or base_config.parent / "overrides").absolute()
+    return "\n".join(
+        [
+            f"INHERIT: {json.dumps(str(base_config))}",
+            f"docs_dir: {json.dumps(str(docs_dir.absolute()))}",
+            "theme:",
+            f"  custom_dir: {json.dumps(str(custom))}",
+            "plugins:",
+            "  - search",
+            "",
+        ]
+    )
