@@ -14,14 +14,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine
+from support import make_test_app
 
-from portal import create_app
 from portal.cases.db import init_db, make_engine
 from portal.catalog import Catalog, load_catalog
 from portal.testing import PostgresServer, postgres_bin, start_postgres
@@ -96,24 +95,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
-    """An app on `database_url` with test settings; `config` overrides them."""
-    settings = {
-        "TESTING": True,
-        "SECRET_KEY": "test secret",
-        "DATABASE_URL": database_url,
-        "CATALOG_DIR": str(CATALOG_DIR),
-        "SITE_DIR": str(tmp_path / "site"),
-        "MAIL_SENDER_THREAD": False,
-        "SUBMISSION_RATE_LIMIT": "10000 per minute",
-        "WTF_CSRF_ENABLED": False,
-    }
-    settings.update(config)
-    app = create_app(settings)
-    init_db(app.extensions[context.ENGINE])
-    return app
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""Request bodies shared by the API, crash and fuzz tests (not a test module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from portal import create_app
+from portal.cases.db import init_db
+from portal.web import context
+
+CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+
+
+def incident_body(**changes: Any) -> dict[str, Any]:
+    """A valid incident notice for the sample catalog; `changes` replace fields."""
+    body: dict[str, Any] = {
+        "product": "lumen-large-3",
+        "product_version": "26.02",
+        "category": "critical-infrastructure",
+        "aware_at": "2026-11-25T10:00:00+01:00",
+        "started_at": "2026-11-25T08:30:00+01:00",
+        "description": "The model's output stopped a water plant's dosing controller.",
+        "harm": "Drinking water supply interrupted for four hours.",
+        "affected_persons": 1200,
+        "member_states": ["FR"],
+        "measures_taken": "Operator switched to manual dosing.",
+        "reporter": {
+            "organisation": "Acme Water",
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "phone": "+33 1 23 45 67 89",
+            "capacity": "deployer",
+        },
+    }
+    body.update(changes)
+    return body
+
+
+def request_body(**changes: Any) -> dict[str, Any]:
+    """A valid information request for the sample catalog."""
+    body: dict[str, Any] = {
+        "products": ["lumen-medium-2"],
+        "topic": "integration",
+        "questions": "What is the maximum context window of version 25.11?",
+        "requester": {"organisation": "Acme", "name": "Ada Lovelace", "email": "ada@example.com"},
+    }
+    body.update(changes)
+    return body
+
+
+def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
+    """An app on `database_url` with test settings; `config` overrides them."""
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test secret",
+        "DATABASE_URL": database_url,
+        "CATALOG_DIR": str(CATALOG_DIR),
+        "SITE_DIR": str(tmp_path / "site"),
+        "MAIL_SENDER_THREAD": False,
+        "SUBMISSION_RATE_LIMIT": "10000 per minute",
+        "WTF_CSRF_ENABLED": False,
+    }
+    settings.update(config)
+    app = create_app(settings)
+    init_db(app.extensions[context.ENGINE])
+    return app
