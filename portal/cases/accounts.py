@@ -149,10 +149,11 @@ def authenticate(session: Session, email: str, password: str) -> StaffUser | Non
     """The active account if `password` is its password, else None (same cost either way)."""
     user = find_user(session, email) if isinstance(email, str) else None
     stored = user.password_hash if user is not None else _DUMMY_PASSWORD_HASH
+    ok: bool = False
     try:
         ok = isinstance(password, str) and _hasher.verify(stored, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
-        ok = False
+        pass
     if user is None or not ok or not user.active:
         return None
     if _hasher.check_needs_rehash(user.password_hash):

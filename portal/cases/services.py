@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import audit, notices
+from portal.cases import actions, audit, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail, table_of
 from portal.cases.references import is_reference, next_reference
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
@@ -160,6 +160,8 @@ def add_message(
             case_reference=case.reference,
             changes={"message_id": message.id},
         )
+        if author == "submitter":  # a reply to a clarification request restarts the clock
+            actions.on_submitter_message(session, case, message)
         session.commit()
     except Exception:
         session.rollback()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.cases.models import Case, Deadline
+from portal.cases.timeline import submitter_updates
 from portal.cases.wording import DEADLINE_TITLES, local_iso, local_moment, utc_iso
 from portal.catalog import Policy
 from portal.deadlines import explain_due
@@ -44,6 +45,8 @@ def submitter_view(case: Case, policy: Policy | None = None) -> dict[str, Any]:
     else:
         response = case.deadline("information-response")
         view["response_due"] = utc_iso(response.due_at) if response else None
+    # The legal team's work as the submitter may see it (status history, extensions, answer).
+    view.update(submitter_updates(case))
     return view
 
 

@@ -94,6 +94,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             raise
     else:
         app.register_blueprint(public.bp)
+    from portal.web import staff  # the legal team's workspace and staff API
+
+    staff.init_app(app)
     site.register(app)
     return app
 
