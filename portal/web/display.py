@@ -1,49 +1,24 @@
-"""What the receipt and status pages show: instants in a chosen time zone, deadlines in words.
+"""What the receipt and status pages show: the submitter's view of a case, on a chosen clock.
 
-Every deadline is shown twice: as a local time with its offset, and as the deadline engine's
-own explanation, redone from the trigger, period, rule, time zone and holidays stored with the
-deadline, so the words always match the arithmetic that set the due instant.
+The deadlines, their titles and their explanations in words come from the case's submitter
+view (`portal.cases.views`), the same one the JSON API returns, so a page and the API can
+never tell a submitter two different things; this module only puts instants on the clock of
+the time zone the person chose and turns the submission back into the form's labels.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from portal.cases.wording import local_moment
 from portal.catalog import Catalog
-from portal.deadlines import explain_due
 from portal.web.forms import FormDefinition
 
 log = logging.getLogger(__name__)
-
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-# Plain titles for the deadlines a submitter sees, by deadline name (the policy's keys).
-DEADLINE_TITLES: Mapping[str, str] = {
-    "incident-notification": "Your notice to us (within 48 hours of becoming aware)",
-    "information-response": "Our answer to your request",
-    "authority-report": "Our initial report to the authority",
-    "intermediate-report": "Our next intermediate report to the authority",
-    "final-report": "Our final report to the authority",
-}
 
 STATUS_TEXTS: Mapping[str, str] = {
     "received": "Received: we have your case and will look at it shortly.",
@@ -71,65 +46,45 @@ class DeadlineItem:
     steps: tuple[str, ...]
 
 
-def local_text(instant: datetime, zone_name: str) -> str:
-    """`Saturday 28 November 2026 at 14:30 (UTC+01:00)`: the instant on the chosen clock."""
-    local = instant.astimezone(ZoneInfo(zone_name))
-    offset = local.utcoffset() or timedelta(0)
-    sign = "-" if offset < timedelta(0) else "+"
-    minutes = abs(offset) // timedelta(minutes=1)
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    if local.second:
-        clock += f":{local.second:02d}"
-    day = f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
-    return f"{day} at {clock} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
-
-
-def deadline_item(deadline: Any, zone_name: str, *, now: datetime | None = None) -> DeadlineItem:
-    """A stored deadline (attributes or keys: name, trigger_at, period, rule, timezone,
-    holidays, due_at, met_at, paused) with its due time on the chosen clock and in words."""
-    get = _getter(deadline)
-    name = str(get("name"))
-    due = _instant(get("due_at"))
-    met = _instant(get("met_at")) if get("met_at") else None
-    steps: tuple[str, ...] = ()
-    try:
-        explanation = explain_due(
-            _instant(get("trigger_at")),
-            str(get("period")),
-            rule=str(get("rule")),
-            timezone=str(get("timezone")),
-            holidays=str(get("holidays")),
+def deadline_items(view: Mapping[str, Any], zone: str, *, now: datetime) -> list[DeadlineItem]:
+    """The view's deadlines, due instants on `zone`'s clock, with the engine's own words."""
+    items = []
+    for deadline in view.get("deadlines") or []:
+        due = instant(deadline["due_at"])
+        note = ""
+        if not deadline.get("met_at") and now > due:
+            note = "This deadline has passed."
+        elif deadline.get("paused"):
+            note = "The clock is stopped for now."
+        items.append(
+            DeadlineItem(
+                name=str(deadline["name"]),
+                title=str(deadline.get("title") or deadline["name"]),
+                local=local_moment(due, zone),
+                note=note,
+                steps=tuple(str(step) for step in deadline.get("explanation") or ()),
+            )
         )
-    except (TypeError, ValueError):
-        # A deadline we cannot redo (say, a holiday calendar no longer known) still shows its
-        # due instant; only the words are left out.
-        log.warning("Cannot explain deadline %s", name)
-    else:
-        steps = explanation.steps
-        if explanation.due != due:
-            # The clock was stopped (a question to the submitter) and the deadline moved.
-            steps = (*steps, f"Clock stops since then moved it to {local_text(due, zone_name)}.")
-    if get("paused"):
-        steps = (*steps, "The clock is stopped for now: this deadline moves later meanwhile.")
-    note = ""
-    if met is not None:
-        note = f"Met on {local_text(met, zone_name)}."
-    elif now is not None and now > due:
-        note = "This deadline has passed."
-    return DeadlineItem(
-        name=name,
-        title=DEADLINE_TITLES.get(name, name.replace("-", " ").capitalize()),
-        local=local_text(due, zone_name),
-        note=note,
-        steps=steps,
-    )
+    return items
+
+
+def message_items(view: Mapping[str, Any], zone: str) -> list[dict[str, str]]:
+    """The view's messages, oldest first, with who wrote them in plain words."""
+    return [
+        {
+            "author": "You" if message.get("author") == "submitter" else "Our team",
+            "local": local_moment(instant(message["sent_at"]), zone),
+            "body": str(message.get("body", "")),
+        }
+        for message in view.get("messages") or []
+    ]
 
 
 def submitted_rows(
     definition: FormDefinition,
     submission: Mapping[str, Any],
     catalog: Catalog,
-    zone_name: str,
+    zone: str,
 ) -> list[dict[str, str]]:
     """What the person sent, label by label, with choices and instants in words."""
     rows = []
@@ -138,25 +93,18 @@ def submitted_rows(
         if value in (None, "", []):
             continue
         values = value if isinstance(value, list) else [value]
-        shown = [_shown(item.widget, item.choices, v, catalog, zone_name) for v in values]
+        shown = [_shown(item.widget, item.choices, v, catalog, zone) for v in values]
         rows.append({"label": item.label, "value": ", ".join(shown)})
     return rows
 
 
-def message_items(messages: Iterable[Any], zone_name: str) -> list[dict[str, str]]:
-    """Messages, oldest first, with who wrote them in plain words."""
-    items = []
-    for message in messages:
-        get = _getter(message)
-        author = "You" if get("author") == "submitter" else "Our team"
-        items.append(
-            {
-                "author": author,
-                "local": local_text(_instant(get("created_at")), zone_name),
-                "body": str(get("body")),
-            }
-        )
-    return items
+def instant(value: Any) -> datetime:
+    """An aware instant from the view's ISO 8601 text (or an aware datetime)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError("not an aware instant")
+    return value.astimezone(UTC)
 
 
 def _shown(
@@ -169,8 +117,8 @@ def _shown(
         return choices[str(value)]
     if widget == "datetime":
         try:
-            return local_text(_instant(value), zone)
-        except (TypeError, ValueError):
+            return local_moment(instant(value), zone)
+        except ValueError:
             return str(value)
     return str(value)
 
@@ -182,17 +130,3 @@ def _lookup(data: Mapping[str, Any], dotted: str) -> Any:
             return None
         value = value.get(part)
     return value
-
-
-def _getter(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get
-    return lambda key: getattr(obj, key, None)
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError("not an aware instant")
-    return value.astimezone(UTC)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask_wtf import FlaskForm
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from wtforms import Field as WTField
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 
 from portal.catalog import Catalog, Problem, Status
 from portal.catalog.loader import YamlProblem, iter_errors, read_document
@@ -189,7 +189,6 @@ def product_choices(catalog: Catalog, widget: str) -> list[tuple[str, str]]:
 
 def build_form(
     definition: FormDefinition,
-    catalog: Catalog,
     *,
     default_timezone: str,
     preselect: Mapping[str, str] | None = None,
@@ -203,9 +202,10 @@ def build_form(
     preselect = preselect or {}
     attrs: dict[str, WTField] = {}
     for item in definition.fields:
-        attrs[_attr(item.name)] = _wtfield(item, catalog, default_timezone, preselect)
+        attrs[_attr(item.name)] = _wtfield(item, default_timezone, preselect)
     form_class = type(f"{definition.kind.title().replace('-', '')}Form", (FlaskForm,), attrs)
-    form: FlaskForm = form_class(formdata=formdata) if formdata is not None else form_class()
+    # Always explicit: left out, Flask-WTF would read the current request's form.
+    form: FlaskForm = form_class(formdata=formdata)
     return form
 
 
@@ -290,8 +290,8 @@ def errors_by_field(
 ) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
     """Attach each error (dotted API field) to the form field that shows it.
 
-    Returns the summary (message, the label it concerns and the id to link to) and the
-    messages per field name. An error on `member_states.2` belongs to `member_states`; one
+    Returns the summary (each problem as a sentence naming its field, and the id to link to)
+    and the sentences per field name. An error on `member_states.2` belongs to `member_states`; one
     that matches no field is listed in the summary alone, linked to the form. The schema
     speaks of fields by their API names (`is after aware_at`); a form shows their labels.
     """
@@ -304,14 +304,13 @@ def errors_by_field(
         owner = next(
             (name for name in names if field == name or field.startswith(name + ".")), None
         )
-        if owner is None:
-            summary.append({"message": message, "label": "", "href": "#form"})
-            continue
-        item = definition.field(owner)
-        assert item is not None
-        if message not in per_field.setdefault(owner, []):
-            per_field[owner].append(message)
-            summary.append({"message": message, "label": item.label, "href": f"#{item.id}"})
+        item = definition.field(owner) if owner is not None else None
+        sentence = _sentence(item.label if item else "", message)
+        if item is None:
+            summary.append({"message": sentence, "href": "#form"})
+        elif sentence not in per_field.setdefault(item.name, []):
+            per_field[item.name].append(sentence)
+            summary.append({"message": sentence, "href": f"#{item.id}"})
     return summary, per_field
 
 
@@ -321,8 +320,15 @@ def _in_words(definition: FormDefinition, message: str) -> str:
         if not re.search(r"[._]", item.name):
             continue
         message = re.sub(rf"\b{re.escape(item.name)}\b", f"“{item.label}”", message)
-    message = message.rstrip(".") + "."
-    return message[:1].upper() + message[1:]
+    return message.rstrip(".")
+
+
+def _sentence(label: str, message: str) -> str:
+    """`Email address` + `must be a valid email address` -> one plain sentence."""
+    if label and re.match(r"(is|are|must|needs|contains|has)\b", message):
+        return f"{label} {message}."
+    text = f"{label}: {message}" if label else message
+    return text[:1].upper() + text[1:] + "."
 
 
 def _chosen_timezone(definition: FormDefinition, form: FlaskForm, default: str) -> str:
@@ -332,37 +338,43 @@ def _chosen_timezone(definition: FormDefinition, form: FlaskForm, default: str) 
     return chosen if chosen in timezone_choices() or chosen == default else default
 
 
-def _wtfield(
-    item: FieldDefinition, catalog: Catalog, default_timezone: str, preselect: Mapping[str, str]
-) -> WTField:
-    # Field(name=...) keeps the dotted API name in the HTML, so a posted form reads like the API.
-    common: dict[str, Any] = {"label": item.label, "name": item.name, "id": item.id}
-    default = preselect.get(item.name)
+def choices_for(
+    item: FieldDefinition, catalog: Catalog, default_timezone: str
+) -> list[tuple[str, str]]:
+    """The (value, label) pairs a field offers, in order; empty for free inputs."""
     if item.widget == "timezone":
         zones = list(timezone_choices())
         if default_timezone not in zones:
             zones.insert(0, default_timezone)
-        return SelectField(
-            choices=[(z, z.replace("_", " ")) for z in zones],
-            default=default or default_timezone,
-            validate_choice=False,
-            **common,
-        )
+        return [(zone, zone.replace("_", " ")) for zone in zones]
     if item.widget in ("product", "products"):
-        choices = product_choices(catalog, item.widget)
+        found = product_choices(catalog, item.widget)
     else:
-        choices = list((item.choices or {}).items())
+        found = list((item.choices or {}).items())
+    if item.widget in ("select", "product"):
+        found = [("", "Choose…"), *found]
+    return found
+
+
+class _ManyField(WTField):  # type: ignore[misc]  # WTForms ships no types
+    """Every value posted under one name (a group of checkboxes), as a list of strings.
+
+    Choices are not WTForms' business here: the template renders them from the definition
+    and the schema judges the values.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = [str(value) for value in valuelist]
+
+
+def _wtfield(item: FieldDefinition, default_timezone: str, preselect: Mapping[str, str]) -> WTField:
+    # Field(name=...) keeps the dotted API name in the HTML, so a posted form reads like the API.
+    common: dict[str, Any] = {"label": item.label, "name": item.name, "id": item.id}
+    default = preselect.get(item.name)
     if item.multiple:
-        return SelectMultipleField(
-            choices=choices,
-            default=[default] if default else [],
-            validate_choice=False,
-            **common,
-        )
-    if item.widget in ("radios", "select", "product"):
-        if item.widget != "radios":
-            choices = [("", "Choose…"), *choices]
-        return SelectField(choices=choices, default=default or "", validate_choice=False, **common)
+        return _ManyField(default=[default] if default else [], **common)
+    if item.widget == "timezone":
+        return StringField(default=default or default_timezone, **common)
     if item.widget == "textarea":
         return TextAreaField(default=default, **common)
     return StringField(default=default, **common)
