@@ -9,6 +9,7 @@ both are checked against `active` on every request. Every change is an audit eve
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import Any
@@ -33,8 +34,12 @@ MAX_PASSWORD = 1024
 TOKEN_PREFIX = "staff_"
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_PASSWORD_HASH = _hasher.hash("no account has this password")
+
+
+@functools.cache
+def _dummy_hash(parameters: tuple[int, int, int]) -> str:
+    """Verified against when the email is unknown, so both failures take the same time."""
+    return _hasher.hash("no account has this password")
 
 
 class AccountError(ValueError):
@@ -148,7 +153,7 @@ def find_user(session: Session, email: str) -> StaffUser | None:
 def authenticate(session: Session, email: str, password: str) -> StaffUser | None:
     """The active account if `password` is its password, else None (same cost either way)."""
     user = find_user(session, email) if isinstance(email, str) else None
-    stored = user.password_hash if user is not None else _DUMMY_PASSWORD_HASH
+    stored = user.password_hash if user is not None else _dummy_hash(_parameters())
     ok: bool = False
     try:
         ok = isinstance(password, str) and _hasher.verify(stored, password[:MAX_PASSWORD])
@@ -188,6 +193,10 @@ def handler_addresses(session: Session) -> list[str]:
         .order_by(StaffUser.email)
     )
     return list(rows)
+
+
+def _parameters() -> tuple[int, int, int]:
+    return (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism)
 
 
 def _existing(session: Session, email: str) -> StaffUser:
