@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
@@ -23,7 +24,7 @@ from portal.cases.models import Case
 from portal.cases.wording import local_moment
 from portal.catalog import Catalog
 from portal.web import limiter
-from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import CATALOG, get_catalog, new_session, utcnow, wake_mailer
 from portal.web.display import (
     KIND_TITLES,
     STATUS_TEXTS,
@@ -90,6 +91,7 @@ _MESSAGE_FORM = FormDefinition(
     submit="Send",
     sections=[{"title": "Message", "fields": [MESSAGE_FIELD]}],
 )
+FORMS = "portal.forms"
 _NOT_FOUND = (
     "We found no case with this reference and access code. Check both against your receipt."
 )
@@ -375,9 +377,19 @@ def _page(html: str, status: int) -> Response:
 
 
 def _definitions() -> dict[str, FormDefinition]:
-    definitions: dict[str, FormDefinition] | None = current_app.extensions.get("portal.forms")
-    if definitions is None:
-        forms_dir = current_app.config.get("FORMS_DIR") or Path(get_catalog().root).parent / "forms"
-        definitions = load_definitions(forms_dir)
-        current_app.extensions["portal.forms"] = definitions
+    definitions: dict[str, FormDefinition] = current_app.extensions[FORMS]
     return definitions
+
+
+@bp.record_once
+def _load_definitions(state: BlueprintSetupState) -> None:
+    """Load `forms/` when the app is made: a broken definition stops start-up, as the catalog's."""
+    app = state.app
+    configured = app.config.get("FORMS_DIR")
+    if configured:
+        forms_dir = Path(configured)
+    else:
+        # Beside the catalog (`make run`, a deployment's data folder), else this checkout's.
+        beside = Path(app.extensions[CATALOG].root).parent / "forms"
+        forms_dir = beside if beside.is_dir() else Path(__file__).resolve().parents[2] / "forms"
+    app.extensions[FORMS] = load_definitions(forms_dir)

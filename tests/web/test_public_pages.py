@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from portal.cases.models import Case, Message
 from portal.web import context, create_app
+from portal.web.forms import FormDefinitionError
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday, Paris on UTC+01:00
 
@@ -322,3 +323,18 @@ def test_form_contents_and_tokens_are_never_logged(client, caplog):
     assert reference in logged
     for secret in ("secret-ish description 7f3a", "camille@example.com", "Camille", token):
         assert secret not in logged
+
+
+def test_a_broken_form_definition_stops_the_app_from_starting(sqlite_url, tmp_path):
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms" / "incident.yaml").write_text("kind: incident\ntitle: Report\n")
+    with pytest.raises(FormDefinitionError, match=r"incident\.yaml:1:1: submit"):
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "test",
+                "DATABASE_URL": sqlite_url,
+                "FORMS_DIR": str(tmp_path / "forms"),
+                "MAIL_SENDER_THREAD": False,
+            }
+        )
