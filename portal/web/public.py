@@ -18,6 +18,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
@@ -208,6 +209,12 @@ def csrf_refused(error: CSRFError) -> Response:
         return _page(_form_page(definition, form, request.endpoint or "", errors), 400)
     form = build_form(_LOOKUP_FORM, default_timezone=catalog.policy.timezone)
     return _page(_lookup_page(form, errors), 400)
+
+
+@bp.errorhandler(429)
+def too_many(error: HTTPException) -> Response:
+    """Past the per-client limit: say so plainly; the limiter adds `Retry-After`."""
+    return _page(render_template("public/too_many.html"), 429)
 
 
 def _intake(kind: str, endpoint: str) -> Response:

@@ -338,3 +338,16 @@ def test_a_broken_form_definition_stops_the_app_from_starting(sqlite_url, tmp_pa
                 "MAIL_SENDER_THREAD": False,
             }
         )
+
+
+def test_past_the_rate_limit_a_form_says_so_with_retry_after(app, client):
+    app.config["SUBMISSION_RATE_LIMIT"] = "2 per minute"
+    statuses = [_submit(client, description=f"Case {n}").status_code for n in range(3)]
+    assert statuses == [200, 200, 429]
+    response = _submit(client)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many attempts" in response.get_data(as_text=True)
+    # Reading a form is never limited.
+    assert client.get("/report-incident").status_code == 200
+    assert _count(app, Case) == 2
