@@ -116,14 +116,15 @@ def open_cases(
             return Page(found[:limit], _cursor("due", last.next_due_at, last.id))
         last_id = None
     query = select(Case).where(*conditions, Case.next_due_at.is_(None))
-    if bucket == "none" and last_id is not None:
+    if bucket == "none" and last_id:
         query = query.where(Case.id < last_id)
     room = limit - len(found)
     query = query.order_by(Case.id.desc()).limit(room + 1)
     rest = list(session.scalars(query.options(selectinload(Case.deadlines))))
     more = len(rest) > room
     found += rest[:room]
-    cursor = _cursor("none", None, found[-1].id) if more and found else None
+    # Id 0 starts the undated cases from their newest: the page ended on a dated case.
+    cursor = _cursor("none", None, rest[room - 1].id if room else 0) if more else None
     return Page(found, cursor)
 
 
