@@ -1,7 +1,8 @@
 """The legal team's workspace, `/staff/`: sign in, the dashboard, a case page, actions, accounts.
 
 Sessions are Flask-Login's, in Flask's signed cookie, marked Secure, HttpOnly and
-SameSite=Lax (`COOKIE_SECURE = False` turns Secure off for plain-HTTP development). The
+SameSite=Lax (Secure unless the request came over plain HTTP to this machine's loopback
+address: see `portal.web.cookies`). The
 session identifier includes the account's `session_version`, so disabling an account ends its
 sessions at once. Sign-in is rate-limited per address (`STAFF_LOGIN_RATE_LIMIT`) and every
 form carries a CSRF token (the app's `CSRFProtect`). Viewers read; handlers act; admins also
@@ -43,7 +44,7 @@ from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
 from portal.cases.wording import local_moment
-from portal.web import csrf, limiter, staff_api
+from portal.web import cookies, csrf, limiter, staff_api
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,13 @@ class StaffIdentity(UserMixin):  # type: ignore[misc]
 def init_app(app: Flask) -> None:
     """Register the staff pages and the staff API, and the sign-in machinery."""
     app.config.setdefault("STAFF_LOGIN_RATE_LIMIT", "10 per minute")
-    app.config.setdefault("COOKIE_SECURE", True)
+    app.config.setdefault("COOKIE_SECURE", "auto")
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
-    secure = bool(app.config["COOKIE_SECURE"])
-    app.config["SESSION_COOKIE_SECURE"] = secure or bool(app.config.get("SESSION_COOKIE_SECURE"))
+    app.session_interface = cookies.SessionInterface()
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    # Flask-Login's remember cookie is not used by the sign-in form; keep it strict anyway.
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["COOKIE_SECURE"] is not False
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     login_manager.init_app(app)

@@ -145,9 +145,18 @@ def test_sign_in_refuses_wrong_passwords_and_foreign_redirects(desk):
 
 
 def test_session_cookie_flags(desk):
-    response = _login(desk.client, "viewer@example.com")
+    """Secure, HttpOnly, SameSite=Lax for a real host; plain HTTP to loopback cannot be Secure."""
+    client = desk.client.application.test_client()
+    page = client.get("/staff/login", base_url="https://portal.example")
+    response = client.post(
+        "/staff/login",
+        base_url="https://portal.example",
+        data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    local = _login(desk.client, "viewer@example.com").headers["Set-Cookie"]
+    assert "Secure" not in local and "HttpOnly" in local and "SameSite=Lax" in local
 
 
 def test_sign_in_is_rate_limited(sqlite_url, tmp_path):
