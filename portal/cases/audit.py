@@ -64,33 +64,57 @@ def record(
 
     Call it last in a transaction: the head row stays locked until commit.
     """
-    changes = changes or {}
+    event = Event(actor, action, at, case_reference, changes or {})
+    return record_many(session, [event])[0]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event to record: who did what, when, to which case, with which changes."""
+
+    actor: str
+    action: str
+    at: datetime
+    case_reference: str | None
+    changes: dict[str, Any]
+
+
+def record_many(session: Session, events: list[Event]) -> list[AuditEvent]:
+    """Append `events` in order with three statements, whatever their number."""
+    if not events:
+        return []
     connection = session.connection()
-    seq, prev_hash = connection.execute(_advance_head_statement(connection.dialect.name)).one()
-    digest = hashlib.sha256(
-        canonical(
-            actor=actor,
-            at=at,
-            case_reference=case_reference,
-            action=action,
-            changes=changes,
-            prev_hash=prev_hash,
+    statement = _advance_head_statement(connection.dialect.name)
+    last_seq, prev_hash = connection.execute(statement, {"count": len(events)}).one()
+    rows = []
+    for seq, event in enumerate(events, start=last_seq - len(events) + 1):
+        digest = hashlib.sha256(
+            canonical(
+                actor=event.actor,
+                at=event.at,
+                case_reference=event.case_reference,
+                action=event.action,
+                changes=event.changes,
+                prev_hash=prev_hash,
+            )
+        ).hexdigest()
+        rows.append(
+            {
+                "seq": seq,
+                "at": event.at,
+                "actor": event.actor,
+                "case_reference": event.case_reference,
+                "action": event.action,
+                "changes": event.changes,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
         )
-    ).hexdigest()
-    values = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "case_reference": case_reference,
-        "action": action,
-        "changes": changes,
-        "prev_hash": prev_hash,
-        "hash": digest,
-    }
+        prev_hash = digest
     # Core statements, not the ORM: this runs inside every submission's write lock.
-    connection.execute(_SET_HEAD, {"last_hash": digest})
-    connection.execute(_INSERT_EVENT, values)
-    return AuditEvent(**values)
+    connection.execute(_SET_HEAD, {"last_hash": prev_hash})
+    connection.execute(_INSERT_EVENT, rows)
+    return [AuditEvent(**row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -142,17 +166,19 @@ _SET_HEAD = (
     .where(table_of(AuditHead).c.id == _HEAD_ID)
     .values(last_hash=bindparam("last_hash"))
 )
-_INSERT_EVENT = insert(table_of(AuditEvent))
+# RETURNING: many rows in one multi-VALUES statement (see services._INSERT_DEADLINE).
+_INSERT_EVENT = insert(table_of(AuditEvent)).returning(table_of(AuditEvent).c.id)
 
 
 @functools.cache
 def _advance_head_statement(dialect: str) -> Any:
-    """Lock the head row (creating it on first use), returning (new seq, previous hash)."""
+    """Lock the head row (creating it on first use), advance it by `count` events, and return
+    (last new seq, previous hash)."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
     head = table_of(AuditHead)
     return (
         module.insert(head)
-        .values(id=_HEAD_ID, seq=1, last_hash=GENESIS_HASH)
-        .on_conflict_do_update(index_elements=["id"], set_={"seq": head.c.seq + 1})
+        .values(id=_HEAD_ID, seq=bindparam("count"), last_hash=GENESIS_HASH)
+        .on_conflict_do_update(index_elements=["id"], set_={"seq": head.c.seq + bindparam("count")})
         .returning(head.c.seq, head.c.last_hash)
     )

@@ -9,7 +9,10 @@ through psycopg 3 (`postgresql+psycopg://...`; a plain `postgresql://` URL is re
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,12 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the portal's durability settings for SQLite or PostgreSQL."""
     url = normalise_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-        )
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if parsed.database and parsed.database != ":memory:":
+            connect_args["factory"] = _WriterLockConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -72,6 +77,54 @@ def init_db(engine: Engine) -> None:
     upgrade(engine)
 
 
+class _WriterLockConnection(sqlite3.Connection):
+    """A SQLite connection that queues writers on a lock file instead of polling.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up
+    to 100 ms each) while the lock is busy: under concurrent submissions from several
+    processes, a writer can sleep through many free moments. Waiting on `flock` instead
+    wakes the next writer as soon as the lock is free. The lock is taken when a transaction
+    begins and given back right after its commit or rollback.
+    """
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        path = os.fspath(database)
+        self._writer_lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._writer_locked = False
+
+    def lock_writer(self) -> None:
+        if not self._writer_locked:
+            fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
+            self._writer_locked = True
+
+    def _unlock_writer(self) -> None:
+        if self._writer_locked:
+            fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
+            self._writer_locked = False
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._unlock_writer()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._unlock_writer()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._unlock_writer()
+            if self._writer_lock >= 0:
+                os.close(self._writer_lock)
+                self._writer_lock = -1
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
     dbapi_connection.isolation_level = None
@@ -84,4 +137,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, _WriterLockConnection):
+        dbapi_connection.lock_writer()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except Exception:
+        if isinstance(dbapi_connection, _WriterLockConnection):
+            dbapi_connection.rollback()
+        raise

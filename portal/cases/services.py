@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.cases import actions, audit, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail, table_of
-from portal.cases.references import is_reference, next_reference
+from portal.cases.references import is_reference, next_references
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
 from portal.cases.tokens import hash_token, new_token, token_matches
-from portal.cases.views import submitter_view
+from portal.cases.views import due_fields, submitter_view
+from portal.cases.wording import utc_iso
 from portal.catalog import Catalog, Policy
 from portal.catalog.models import DeadlinePolicy
 from portal.deadlines import due_at
@@ -33,13 +34,18 @@ from portal.deadlines import due_at
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Pending",
     "Receipt",
     "add_message",
     "find_case",
+    "prepare_incident",
+    "prepare_information_request",
     "receipt_fields",
     "submit_incident",
     "submit_information_request",
     "submitter_view",
+    "write",
+    "write_many",
 ]
 
 
@@ -52,10 +58,8 @@ class Receipt:
     case: Case
 
 
-def submit_incident(
-    session: Session, catalog: Catalog, data: IncidentSubmission, *, now: datetime
-) -> Receipt:
-    """Record a serious-incident notice and commit; a late notice is accepted and flagged.
+def prepare_incident(catalog: Catalog, data: IncidentSubmission, *, now: datetime) -> Pending:
+    """Everything about an incident notice that needs no database: deadlines, token, mail text.
 
     Deadlines: `incident-notification` (the customer's 48 hours, from `aware_at`, met at
     receipt) and, for systemic-risk models and high-risk AI systems, `authority-report`
@@ -76,37 +80,35 @@ def submit_incident(
     authority = policy.authority_report(product, data.category)
     if authority is not None:
         deadlines.append(_deadline("authority-report", now, authority, policy))
-    summary = f"Product: {product.name} ({product.id}). Category: {data.category}."
-    receipt = _submit(
-        session,
+    return _pending(
         kind="incident",
         submission=data.model_dump(exclude_none=True),
         deadlines=deadlines,
         email=data.reporter.email,
-        summary=summary,
+        summary=f"Product: {product.name} ({product.id}). Category: {data.category}.",
         policy=policy,
         now=now,
     )
-    log.info(
-        "Incident %s received (on time: %s)",
-        receipt.reference,
-        deadlines[0].due_at >= now,
-    )
-    return receipt
 
 
-def submit_information_request(
-    session: Session, catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
+def submit_incident(
+    session: Session, catalog: Catalog, data: IncidentSubmission, *, now: datetime
 ) -> Receipt:
-    """Record a request for information and commit; the answer is due under the policy."""
+    """Record a serious-incident notice and commit; a late notice is accepted and flagged."""
+    return _commit(session, prepare_incident(catalog, data, now=now))
+
+
+def prepare_information_request(
+    catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
+) -> Pending:
+    """Everything about a request for information that needs no database."""
     now = _utc(now)
     policy = catalog.policy
     deadlines = [
         _deadline("information-response", now, policy.deadlines.information_response, policy)
     ]
     names = ", ".join(f"{catalog.products[p].name} ({p})" for p in data.products)
-    receipt = _submit(
-        session,
+    return _pending(
         kind="information-request",
         submission=data.model_dump(exclude_none=True),
         deadlines=deadlines,
@@ -115,8 +117,13 @@ def submit_information_request(
         policy=policy,
         now=now,
     )
-    log.info("Information request %s received", receipt.reference)
-    return receipt
+
+
+def submit_information_request(
+    session: Session, catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
+) -> Receipt:
+    """Record a request for information and commit; the answer is due under the policy."""
+    return _commit(session, prepare_information_request(catalog, data, now=now))
 
 
 def find_case(session: Session, reference: str, token: str | None) -> Case | None:
@@ -172,21 +179,30 @@ def add_message(
 
 def receipt_fields(receipt: Receipt) -> dict[str, Any]:
     """The receipt as the API returns it (without `status_url`, which the web layer adds)."""
-    view = submitter_view(receipt.case)
+    case = receipt.case
     fields = {
         "reference": receipt.reference,
         "access_token": receipt.access_token,
-        "status": receipt.case.status,
-        "received_at": view["received_at"],
+        "status": case.status,
+        "received_at": utc_iso(case.received_at),
     }
-    for key in ("notification_due", "notified_on_time", "authority_report_due", "response_due"):
-        if key in view:
-            fields[key] = view[key]
+    fields.update(due_fields(case))
     return fields
 
 
-def _submit(
-    session: Session,
+@dataclass
+class Pending:
+    """A submission ready to be written: `write` puts it in the session's transaction."""
+
+    case: Case
+    token: str
+    email: str
+    summary: str
+    timezone: str
+    changes: dict[str, Any]
+
+
+def _pending(
     *,
     kind: str,
     submission: dict[str, Any],
@@ -195,7 +211,7 @@ def _submit(
     summary: str,
     policy: Policy,
     now: datetime,
-) -> Receipt:
+) -> Pending:
     token = new_token()
     open_dues = [d.due_at for d in deadlines if d.met_at is None]
     case = Case(
@@ -212,43 +228,82 @@ def _submit(
         "status": "received",
         "deadlines": {d.name: d.due_at.isoformat() for d in deadlines},
     }
+    return Pending(case, token, email, summary, policy.timezone, changes)
+
+
+def write(session: Session, pending: Pending) -> Receipt:
+    """Write a prepared submission in the session's transaction, without committing."""
+    return write_many(session, [pending])[0]
+
+
+def write_many(session: Session, pendings: list[Pending]) -> list[Receipt]:
+    """Write prepared submissions in the session's transaction, in order, without committing.
+
+    A fixed handful of Core statements whatever the number of submissions (references, cases,
+    deadlines, mail, audit): this runs inside the write lock, and with group commit
+    (`portal.cases.committer`) a whole batch shares it. The ORM's unit of work would cost more
+    than the commit. The cases are therefore not in the session: each receipt holds its case
+    detached, deadlines included.
+    """
+    if not pendings:
+        return []
+    groups: dict[tuple[str, int], list[Pending]] = {}
+    for pending in pendings:
+        key = (pending.case.kind, pending.case.received_at.year)
+        groups.setdefault(key, []).append(pending)
+    for (kind, year), group in groups.items():
+        for pending, reference in zip(
+            group, next_references(session, kind, year, len(group)), strict=True
+        ):
+            pending.case.reference = reference
+    connection = session.connection()
+    cases = [p.case for p in pendings]
+    ids = connection.execute(_INSERT_CASE, [_row(c, _CASE_COLUMNS) for c in cases]).scalars()
+    deadlines = []
+    mails = []
+    events = []
+    for case, case_id, pending in zip(cases, ids, pendings, strict=True):
+        case.id = case_id
+        for deadline in case.deadlines:
+            deadline.case_id = case_id
+            deadlines.append(_row(deadline, _DEADLINE_COLUMNS))
+        now = case.received_at
+        for mail in (
+            notices.acknowledgement(case, pending.email, timezone=pending.timezone, now=now),
+            notices.legal_team_notice(case, pending.summary, timezone=pending.timezone, now=now),
+        ):
+            mails.append(_row(mail, _MAIL_COLUMNS))
+        event = audit.Event("submitter", "case-received", now, case.reference, pending.changes)
+        events.append(event)
+    connection.execute(_INSERT_DEADLINE, deadlines)
+    connection.execute(_INSERT_MAIL, mails)
+    audit.record_many(session, events)
+    for case in cases:
+        log.info("%s %s received", case.kind, case.reference)
+    return [
+        Receipt(reference=c.reference, access_token=p.token, case=c)
+        for c, p in zip(cases, pendings, strict=True)
+    ]
+
+
+def _commit(session: Session, pending: Pending) -> Receipt:
     try:
-        # Core statements inside the transaction: the ORM's unit of work costs more than
-        # the commit, and this is the one path every submission takes.
-        case.reference = next_reference(session, kind, now.year)
-        connection = session.connection()
-        case.id = connection.execute(_INSERT_CASE, _row(case, _CASE_COLUMNS)).scalar_one()
-        for deadline in deadlines:
-            deadline.case_id = case.id
-        connection.execute(_INSERT_DEADLINE, [_row(d, _DEADLINE_COLUMNS) for d in deadlines])
-        mails = [
-            notices.acknowledgement(case, email, timezone=policy.timezone, now=now),
-            notices.legal_team_notice(case, summary, timezone=policy.timezone, now=now),
-        ]
-        connection.execute(_INSERT_MAIL, [_row(m, _MAIL_COLUMNS) for m in mails])
-        audit.record(
-            session,
-            actor="submitter",
-            action="case-received",
-            at=now,
-            case_reference=case.reference,
-            changes=changes,
-        )
+        receipt = write(session, pending)
         session.commit()
     except Exception:
         session.rollback()
         raise
-    # The case was written with Core, so it is not in the session: the receipt holds a
-    # detached copy with the same values (deadlines included).
-    return Receipt(reference=case.reference, access_token=token, case=case)
+    return receipt
 
 
 _CASE_COLUMNS = tuple(c.key for c in table_of(Case).c if c.key != "id")
 _DEADLINE_COLUMNS = tuple(c.key for c in table_of(Deadline).c if c.key != "id")
 _MAIL_COLUMNS = tuple(c.key for c in table_of(OutboxMail).c if c.key != "id")
-_INSERT_CASE = insert(table_of(Case)).returning(table_of(Case).c.id)
-_INSERT_DEADLINE = insert(table_of(Deadline))
-_INSERT_MAIL = insert(table_of(OutboxMail))
+_INSERT_CASE = insert(table_of(Case)).returning(table_of(Case).c.id, sort_by_parameter_order=True)
+# RETURNING makes SQLAlchemy send many rows as one multi-VALUES statement ("insertmanyvalues")
+# instead of a loop of executions: one database call, one GIL release, per table and batch.
+_INSERT_DEADLINE = insert(table_of(Deadline)).returning(table_of(Deadline).c.id)
+_INSERT_MAIL = insert(table_of(OutboxMail)).returning(table_of(OutboxMail).c.id)
 
 
 def _row(obj: Any, columns: tuple[str, ...]) -> dict[str, Any]:

@@ -35,19 +35,27 @@ def submitter_view(case: Case, policy: Policy | None = None) -> dict[str, Any]:
             for m in case.messages
         ],
     }
+    view.update(due_fields(case))
+    # The legal team's work as the submitter may see it (status history, extensions, answer).
+    view.update(submitter_updates(case))
+    return view
+
+
+def due_fields(case: Case) -> dict[str, Any]:
+    """The deadlines a receipt names: `notification_due`, `notified_on_time` and
+    `authority_report_due` for an incident, `response_due` for a request."""
+    fields: dict[str, Any] = {}
     if case.kind == "incident":
         notification = case.deadline("incident-notification")
         authority = case.deadline("authority-report")
         if notification is not None:
-            view["notification_due"] = utc_iso(notification.due_at)
-            view["notified_on_time"] = case.received_at <= notification.due_at
-        view["authority_report_due"] = utc_iso(authority.due_at) if authority else None
+            fields["notification_due"] = utc_iso(notification.due_at)
+            fields["notified_on_time"] = case.received_at <= notification.due_at
+        fields["authority_report_due"] = utc_iso(authority.due_at) if authority else None
     else:
         response = case.deadline("information-response")
-        view["response_due"] = utc_iso(response.due_at) if response else None
-    # The legal team's work as the submitter may see it (status history, extensions, answer).
-    view.update(submitter_updates(case))
-    return view
+        fields["response_due"] = utc_iso(response.due_at) if response else None
+    return fields
 
 
 def deadline_view(deadline: Deadline) -> dict[str, Any]:

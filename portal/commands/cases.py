@@ -43,7 +43,8 @@ def db_upgrade(url: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the built site, the forms and the API through gunicorn.
 
     An embedded SQLite database is brought to the latest migration first; PostgreSQL is
@@ -60,14 +61,19 @@ def serve(host: str, port: int, workers: int) -> None:
         finally:
             engine.dispose()
     app.extensions["portal.engine"].dispose()
-    click.echo(f"Serving the portal on http://{host}:{port}/ ({workers} workers)")
-    _Gunicorn(host, port, workers).run()
+    click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
+    _Gunicorn(host, port, workers, threads).run()
 
 
 class _Gunicorn:
-    """gunicorn run in-process: workers fork from here and build their own app."""
+    """gunicorn run in-process: workers fork from here and build their own app.
 
-    def __init__(self, host: str, port: int, workers: int) -> None:
+    Threaded workers (gthread), so that submissions arriving together in one process can
+    share one durable commit (`portal.cases.committer`); a sync worker serves one request at
+    a time and would pay for one commit each.
+    """
+
+    def __init__(self, host: str, port: int, workers: int, threads: int) -> None:
         from gunicorn.app.base import BaseApplication
 
         outer = self
@@ -77,7 +83,8 @@ class _Gunicorn:
                 settings: dict[str, Any] = {
                     "bind": f"{outer.host}:{outer.port}",
                     "workers": outer.workers,
-                    "worker_class": "sync",
+                    "worker_class": "gthread",
+                    "threads": outer.threads,
                     "timeout": 30,
                     "graceful_timeout": 10,
                     # The access log has paths only: never a form's contents.
@@ -100,6 +107,7 @@ class _Gunicorn:
         self.host = host
         self.port = port
         self.workers = workers
+        self.threads = threads
         self.application = Application()
 
     def run(self) -> None:

@@ -18,7 +18,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
 
+from portal.cases.committer import GroupCommitter
 from portal.cases.db import make_engine, make_sessionmaker
+from portal.cases.services import write_many
 from portal.catalog import load_catalog
 from portal.mail import Mailer, backend_from_config
 from portal.web import context
@@ -47,6 +49,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAIL_FROM="ai-act@localhost",
         LEGAL_TEAM_EMAIL="legal@localhost",
         MAIL_SENDER_THREAD=True,
+        # Concurrent submissions in one process share one durable commit (cases/committer.py).
+        GROUP_COMMIT=True,
         MAX_CONTENT_LENGTH=MAX_BODY,
         # The API takes JSON from programs, not forms from browsers: no CSRF there (it refuses
         # any body that is not application/json, which a cross-site form cannot send).
@@ -70,6 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[context.CATALOG] = catalog
     app.extensions[context.ENGINE] = engine
     app.extensions[context.SESSIONS] = sessions
+    if app.config["GROUP_COMMIT"]:
+        app.extensions[context.COMMITTER] = GroupCommitter(sessions, write_many)
     if app.config["MAIL_SENDER_THREAD"]:
         app.extensions[context.MAILER] = Mailer(
             sessions,

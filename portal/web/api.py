@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from portal.cases import schemas, services
 from portal.cases.models import Case
 from portal.web import limiter
-from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import get_catalog, new_session, submit, utcnow, wake_mailer
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,8 @@ def create_incident() -> tuple[Response, int, dict[str, str]]:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
     valid = _validate(schemas.IncidentSubmission, _json_body())
     assert isinstance(valid, schemas.IncidentSubmission)
-    with new_session() as session:
-        receipt = services.submit_incident(session, get_catalog(), valid, now=_now())
-    return _receipt(receipt)
+    pending = services.prepare_incident(get_catalog(), valid, now=_now())
+    return _receipt(submit(pending))
 
 
 @bp.post("/information-requests")
@@ -64,9 +63,8 @@ def create_information_request() -> tuple[Response, int, dict[str, str]]:
     """Take a request for information about covered products."""
     valid = _validate(schemas.InformationRequestSubmission, _json_body())
     assert isinstance(valid, schemas.InformationRequestSubmission)
-    with new_session() as session:
-        receipt = services.submit_information_request(session, get_catalog(), valid, now=_now())
-    return _receipt(receipt)
+    pending = services.prepare_information_request(get_catalog(), valid, now=_now())
+    return _receipt(submit(pending))
 
 
 @bp.get("/cases/<reference>")

@@ -2,6 +2,9 @@
 
 Views call `get_catalog()`, `new_session()` (use it as `with new_session() as session:`; the
 services commit) and `utcnow()`; after a commit that queued mail, `wake_mailer()`.
+`submit(pending)` writes and commits a prepared submission (`services.prepare_incident`,
+`services.prepare_information_request`) through the process's group committer when there is
+one (`GROUP_COMMIT`), so that concurrent submissions share one durable commit.
 `create_app` puts the objects behind them in `app.extensions`.
 """
 
@@ -14,12 +17,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.cases import services
+from portal.cases.committer import GroupCommitter
+from portal.cases.services import Pending, Receipt
 from portal.catalog import Catalog
 
 CATALOG = "portal.catalog"
 SESSIONS = "portal.sessions"
 ENGINE = "portal.engine"
 MAILER = "portal.mailer"
+COMMITTER = "portal.committer"
 
 
 def get_catalog() -> Catalog:
@@ -45,3 +52,18 @@ def wake_mailer() -> None:
     mailer: Any = current_app.extensions.get(MAILER)
     if mailer is not None:
         mailer.wake()
+
+
+def submit(pending: Pending) -> Receipt:
+    """Write and commit a prepared submission; return its receipt once it is durable."""
+    committer: GroupCommitter[Pending, Receipt] | None = current_app.extensions.get(COMMITTER)
+    if committer is not None:
+        return committer.run(pending)
+    with new_session() as session:
+        try:
+            receipt = services.write(session, pending)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        return receipt

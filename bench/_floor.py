@@ -1,0 +1,39 @@
+"""The floor for `bench/intake.py`: a bare durable insert behind Flask, nothing else.
+
+One route takes the same JSON body as an incident submission and inserts it as one row,
+through the portal's own engine settings (SQLite WAL + synchronous=FULL, or PostgreSQL),
+then commits. No validation, no deadlines, no audit, no outbox: what is left is the price
+of a durable commit, which the real submission path is measured against.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
+
+from portal.cases.db import make_engine
+
+metadata = MetaData()
+rows = Table(
+    "bench_floor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
+)
+
+
+def create_app() -> Flask:
+    """The floor app; its table is created beforehand (`metadata.create_all`)."""
+    app = Flask(__name__)
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
+
+    @app.post("/insert")
+    def insert_row() -> tuple[dict[str, int], int]:
+        body = request.get_data(as_text=True)
+        with engine.begin() as connection:
+            new_id = connection.execute(insert(rows).values(body=body)).inserted_primary_key
+        return {"id": int(new_id[0]) if new_id else 0}, 201
+
+    return app
