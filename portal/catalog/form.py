@@ -7,6 +7,7 @@ field cannot reach a page or an export without plain words.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -112,8 +113,13 @@ def label(key: str) -> str:
     return LABELS.get(key, key)
 
 
-def items() -> Iterator[Item]:
+@functools.cache
+def items() -> tuple[Item, ...]:
     """Every documentation-like item: product fields first, then the eight Form sections."""
+    return tuple(_items())
+
+
+def _items() -> Iterator[Item]:
     for name, field_ in Product.model_fields.items():
         if name in ("documentation", "changes"):
             continue
@@ -128,8 +134,9 @@ def items() -> Iterator[Item]:
             )
 
 
+@functools.cache
 def annex_xii_items() -> dict[str, list[Item]]:
-    """Annex XII item code -> the fields that fill it, in the Annex's order."""
+    """Annex XII item code -> the fields that fill it, in the Annex's order (do not modify)."""
     found: dict[str, list[Item]] = {code: [] for code in ANNEX_XII}
     for item in items():
         if item.annex_xii:
