@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.cases.models import OutboxMail
+from portal.cases.models import OutboxMail, table_of
 from portal.cases.notices import LEGAL_TEAM
 
 log = logging.getLogger(__name__)
@@ -33,19 +33,25 @@ CLAIM_FOR = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail to send."""
+
+    mail_from: str
+    to: str
+    subject: str
+    body: str
+
+
 class Backend(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, mail: Outgoing) -> None: ...
 
 
 class ConsoleBackend:
     """Logs that a mail would go out (recipient and subject, never the body)."""
 
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> None:
-        self.sent.append(message)
-        log.info("Mail (console) to %s: %s", message["To"], message["Subject"])
+    def send(self, mail: Outgoing) -> None:
+        log.info("Mail (console) to %s: %s", mail.to, mail.subject)
 
 
 class SmtpBackend:
@@ -56,7 +62,13 @@ class SmtpBackend:
         self.port = port
         self.timeout = timeout
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: Outgoing) -> None:
+        message = EmailMessage()
+        message["From"] = mail.mail_from
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Message-ID"] = make_msgid(domain=mail.mail_from.rpartition("@")[2] or None)
+        message.set_content(mail.body)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
@@ -91,8 +103,9 @@ def send_pending(
     sent: list[int] = []
     failed: dict[int, str] = {}
     for mail in claimed:
+        to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
         try:
-            backend.send(_message(mail, mail_from=mail_from, legal_team=legal_team))
+            backend.send(Outgoing(mail_from, to, mail.subject, mail.body))
         except (OSError, smtplib.SMTPException) as err:
             failed[mail.id] = f"{type(err).__name__}: {err}"[:500]
             log.warning("Mail %s for %s not sent: %s", mail.id, mail.case_reference, err)
@@ -103,25 +116,35 @@ def send_pending(
     return SendReport(len(sent), len(failed))
 
 
-def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> list[OutboxMail]:
+def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> list[Any]:
+    """Mark up to `batch` due mails as ours for `CLAIM_FOR` and return them (Core rows)."""
+    outbox = table_of(OutboxMail)
     with sessions() as session:
         query = (
-            select(OutboxMail)
-            .where(
-                OutboxMail.sent_at.is_(None),
-                OutboxMail.next_attempt_at <= now,
-                or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+            select(
+                outbox.c.id,
+                outbox.c.case_reference,
+                outbox.c.recipient,
+                outbox.c.to_addr,
+                outbox.c.subject,
+                outbox.c.body,
+                outbox.c.attempts,
             )
-            .order_by(OutboxMail.id)
+            .where(
+                outbox.c.sent_at.is_(None),
+                outbox.c.next_attempt_at <= now,
+                or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+            )
+            .order_by(outbox.c.id)
             .limit(batch)
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        mails = list(session.scalars(query))
+        mails = list(session.execute(query))
         if mails:
             session.execute(
-                update(OutboxMail)
-                .where(OutboxMail.id.in_([m.id for m in mails]))
+                update(outbox)
+                .where(outbox.c.id.in_([m.id for m in mails]))
                 .values(claimed_until=now + CLAIM_FOR)
             )
         session.commit()
@@ -130,7 +153,7 @@ def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> lis
 
 def _record(
     sessions: sessionmaker[Session],
-    claimed: list[OutboxMail],
+    claimed: list[Any],
     sent: list[int],
     failed: dict[int, str],
     *,
@@ -160,16 +183,6 @@ def _record(
         session.commit()
 
 
-def _message(mail: OutboxMail, *, mail_from: str, legal_team: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
-    message["Subject"] = mail.subject
-    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or None)
-    message.set_content(mail.body)
-    return message
-
-
 class Mailer:
     """One background thread per process that drains the outbox when woken or every `interval`.
 
@@ -185,7 +198,7 @@ class Mailer:
         mail_from: str,
         legal_team: str,
         interval: float = 60.0,
-        settle: float = 0.5,
+        settle: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sessions = sessions

@@ -7,7 +7,9 @@ team's address is looked up by the sender when it sends, so it lives in configur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Protocol
 
 from portal.cases.models import Case, OutboxMail
 from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment
@@ -16,8 +18,30 @@ SUBMITTER = "submitter"
 LEGAL_TEAM = "legal-team"
 
 
-def acknowledgement(case: Case, to_addr: str, *, timezone: str, now: datetime) -> OutboxMail:
-    """The receipt mailed to the person who submitted `case`."""
+class _Due(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+
+
+class CaseLike(Protocol):
+    """What a notice needs of a case: a `models.Case` or a `writer.CaseRow`."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def deadlines(self) -> Sequence[_Due]: ...
+
+
+def acknowledgement(
+    case: CaseLike, to_addr: str, *, timezone: str, now: datetime
+) -> dict[str, Any]:
+    """The receipt mailed to the person who submitted `case`, as an outbox row."""
     kind = KIND_NAMES[case.kind]
     lines = [
         f"We received your {kind} on {local_moment(case.received_at, timezone)}.",
@@ -30,20 +54,20 @@ def acknowledgement(case: Case, to_addr: str, *, timezone: str, now: datetime) -
         "reference and the access token shown when you submitted. For your safety we never",
         "send the access token by mail; if you lost it, reply to this mail with the reference.",
     ]
-    return OutboxMail(
-        created_at=now,
-        case_reference=case.reference,
-        recipient=SUBMITTER,
-        to_addr=to_addr,
-        subject=f"We received your {kind}: {case.reference}",
-        body="\n".join(lines) + "\n",
-        attempts=0,
-        next_attempt_at=now,
-    )
+    return {
+        "created_at": now,
+        "recipient": SUBMITTER,
+        "to_addr": to_addr,
+        "subject": f"We received your {kind}: {case.reference}",
+        "body": "\n".join(lines) + "\n",
+    }
 
 
-def legal_team_notice(case: Case, summary: str, *, timezone: str, now: datetime) -> OutboxMail:
-    """The notice to the legal team that a case arrived; `summary` names products, category."""
+def legal_team_notice(
+    case: CaseLike, summary: str, *, timezone: str, now: datetime
+) -> dict[str, Any]:
+    """The notice to the legal team that a case arrived (an outbox row); `summary` names the
+    products and the category or topic."""
     kind = KIND_NAMES[case.kind]
     lines = [
         f"A new {kind} arrived on {local_moment(case.received_at, timezone)}.",
@@ -55,16 +79,13 @@ def legal_team_notice(case: Case, summary: str, *, timezone: str, now: datetime)
         "",
         "Open the staff workspace to read it.",
     ]
-    return OutboxMail(
-        created_at=now,
-        case_reference=case.reference,
-        recipient=LEGAL_TEAM,
-        to_addr=None,
-        subject=f"New {kind}: {case.reference}",
-        body="\n".join(lines) + "\n",
-        attempts=0,
-        next_attempt_at=now,
-    )
+    return {
+        "created_at": now,
+        "recipient": LEGAL_TEAM,
+        "to_addr": None,
+        "subject": f"New {kind}: {case.reference}",
+        "body": "\n".join(lines) + "\n",
+    }
 
 
 def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
@@ -84,7 +105,7 @@ def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
     )
 
 
-def _deadline_lines(case: Case, timezone: str) -> list[str]:
+def _deadline_lines(case: CaseLike, timezone: str) -> list[str]:
     lines = []
     for deadline in case.deadlines:
         title = DEADLINE_TITLES.get(deadline.name, deadline.name)

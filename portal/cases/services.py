@@ -12,21 +12,24 @@ functions never read the clock.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.cases import actions, audit, notices
-from portal.cases.models import Case, Deadline, Message, OutboxMail, table_of
-from portal.cases.references import is_reference, next_references
+from portal.cases.models import Case, Deadline, Message
+from portal.cases.references import is_reference
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
 from portal.cases.tokens import hash_token, new_token, token_matches
 from portal.cases.views import due_fields, submitter_view
 from portal.cases.wording import utc_iso
+from portal.cases.writer import AuditRow, CaseRow, DeadlineRow, write_batch
 from portal.catalog import Catalog, Policy
 from portal.catalog.models import DeadlinePolicy
 from portal.deadlines import due_at
@@ -49,13 +52,34 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class Receipt:
-    """What a submitter gets back once: the reference and the access token (never stored)."""
+    """What a submitter gets back once: the reference and the access token (never stored).
 
-    reference: str
-    access_token: str
-    case: Case
+    `case` is the case as written, detached from any session (deadlines included, no
+    messages yet); it is built on first use, since the API's answer does not need it.
+    """
+
+    def __init__(self, reference: str, access_token: str, row: CaseRow) -> None:
+        self.reference = reference
+        self.access_token = access_token
+        self.row = row
+
+    @functools.cached_property
+    def case(self) -> Case:
+        row = self.row
+        return Case(
+            id=row.id,
+            reference=row.reference,
+            kind=row.kind,
+            status=row.status,
+            received_at=row.received_at,
+            updated_at=row.received_at,
+            token_hash=row.token_hash,
+            submission=row.submission,
+            next_due_at=row.next_due_at,
+            deadlines=[Deadline(case_id=row.id, **dataclasses.asdict(d)) for d in row.deadlines],
+            messages=[],
+        )
 
 
 def prepare_incident(catalog: Catalog, data: IncidentSubmission, *, now: datetime) -> Pending:
@@ -179,14 +203,14 @@ def add_message(
 
 def receipt_fields(receipt: Receipt) -> dict[str, Any]:
     """The receipt as the API returns it (without `status_url`, which the web layer adds)."""
-    case = receipt.case
+    row = receipt.row
     fields = {
         "reference": receipt.reference,
         "access_token": receipt.access_token,
-        "status": case.status,
-        "received_at": utc_iso(case.received_at),
+        "status": row.status,
+        "received_at": utc_iso(row.received_at),
     }
-    fields.update(due_fields(case))
+    fields.update(due_fields(row))
     return fields
 
 
@@ -194,7 +218,7 @@ def receipt_fields(receipt: Receipt) -> dict[str, Any]:
 class Pending:
     """A submission ready to be written: `write` puts it in the session's transaction."""
 
-    case: Case
+    row: CaseRow
     token: str
     email: str
     summary: str
@@ -206,29 +230,25 @@ def _pending(
     *,
     kind: str,
     submission: dict[str, Any],
-    deadlines: list[Deadline],
+    deadlines: list[DeadlineRow],
     email: str,
     summary: str,
     policy: Policy,
     now: datetime,
 ) -> Pending:
     token = new_token()
-    open_dues = [d.due_at for d in deadlines if d.met_at is None]
-    case = Case(
+    row = CaseRow(
         kind=kind,
-        status="received",
         received_at=now,
-        updated_at=now,
         token_hash=hash_token(token),
         submission=_jsonable(submission),
-        next_due_at=min(open_dues) if open_dues else None,
         deadlines=deadlines,
     )
     changes = {
         "status": "received",
         "deadlines": {d.name: d.due_at.isoformat() for d in deadlines},
     }
-    return Pending(case, token, email, summary, policy.timezone, changes)
+    return Pending(row, token, email, summary, policy.timezone, changes)
 
 
 def write(session: Session, pending: Pending) -> Receipt:
@@ -239,51 +259,26 @@ def write(session: Session, pending: Pending) -> Receipt:
 def write_many(session: Session, pendings: list[Pending]) -> list[Receipt]:
     """Write prepared submissions in the session's transaction, in order, without committing.
 
-    A fixed handful of Core statements whatever the number of submissions (references, cases,
-    deadlines, mail, audit): this runs inside the write lock, and with group commit
-    (`portal.cases.committer`) a whole batch shares it. The ORM's unit of work would cost more
-    than the commit. The cases are therefore not in the session: each receipt holds its case
-    detached, deadlines included.
+    Seven statements whatever the number of submissions (`portal.cases.writer`): this runs
+    inside the write lock, and with group commit (`portal.cases.committer`) a whole batch
+    shares it.
     """
     if not pendings:
         return []
-    groups: dict[tuple[str, int], list[Pending]] = {}
-    for pending in pendings:
-        key = (pending.case.kind, pending.case.received_at.year)
-        groups.setdefault(key, []).append(pending)
-    for (kind, year), group in groups.items():
-        for pending, reference in zip(
-            group, next_references(session, kind, year, len(group)), strict=True
-        ):
-            pending.case.reference = reference
-    connection = session.connection()
-    cases = [p.case for p in pendings]
-    ids = connection.execute(_INSERT_CASE, [_row(c, _CASE_COLUMNS) for c in cases]).scalars()
-    deadlines = []
-    mails = []
-    events = []
-    for case, case_id, pending in zip(cases, ids, pendings, strict=True):
-        case.id = case_id
-        for deadline in case.deadlines:
-            deadline.case_id = case_id
-            deadlines.append(_row(deadline, _DEADLINE_COLUMNS))
-        now = case.received_at
-        for mail in (
-            notices.acknowledgement(case, pending.email, timezone=pending.timezone, now=now),
-            notices.legal_team_notice(case, pending.summary, timezone=pending.timezone, now=now),
-        ):
-            mails.append(_row(mail, _MAIL_COLUMNS))
-        event = audit.Event("submitter", "case-received", now, case.reference, pending.changes)
-        events.append(event)
-    connection.execute(_INSERT_DEADLINE, deadlines)
-    connection.execute(_INSERT_MAIL, mails)
-    audit.record_many(session, events)
-    for case in cases:
-        log.info("%s %s received", case.kind, case.reference)
-    return [
-        Receipt(reference=c.reference, access_token=p.token, case=c)
-        for c, p in zip(cases, pendings, strict=True)
-    ]
+    rows = [p.row for p in pendings]
+
+    def compose(row: CaseRow, pending: Pending) -> list[dict[str, Any]]:
+        now = row.received_at
+        return [
+            notices.acknowledgement(row, pending.email, timezone=pending.timezone, now=now),
+            notices.legal_team_notice(row, pending.summary, timezone=pending.timezone, now=now),
+        ]
+
+    audits = [AuditRow("submitter", "case-received", p.changes) for p in pendings]
+    write_batch(session, rows, audits, compose=lambda row, i: compose(row, pendings[i]))
+    for row in rows:
+        log.info("%s %s received", row.kind, row.reference)
+    return [Receipt(r.reference, p.token, r) for r, p in zip(rows, pendings, strict=True)]
 
 
 def _commit(session: Session, pending: Pending) -> Receipt:
@@ -296,20 +291,6 @@ def _commit(session: Session, pending: Pending) -> Receipt:
     return receipt
 
 
-_CASE_COLUMNS = tuple(c.key for c in table_of(Case).c if c.key != "id")
-_DEADLINE_COLUMNS = tuple(c.key for c in table_of(Deadline).c if c.key != "id")
-_MAIL_COLUMNS = tuple(c.key for c in table_of(OutboxMail).c if c.key != "id")
-_INSERT_CASE = insert(table_of(Case)).returning(table_of(Case).c.id, sort_by_parameter_order=True)
-# RETURNING makes SQLAlchemy send many rows as one multi-VALUES statement ("insertmanyvalues")
-# instead of a loop of executions: one database call, one GIL release, per table and batch.
-_INSERT_DEADLINE = insert(table_of(Deadline)).returning(table_of(Deadline).c.id)
-_INSERT_MAIL = insert(table_of(OutboxMail)).returning(table_of(OutboxMail).c.id)
-
-
-def _row(obj: Any, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {key: getattr(obj, key) for key in columns}
-
-
 def _deadline(
     name: str,
     trigger: datetime,
@@ -317,7 +298,7 @@ def _deadline(
     policy: Policy,
     *,
     met_at: datetime | None = None,
-) -> Deadline:
+) -> DeadlineRow:
     due = due_at(
         trigger,
         rule.period,
@@ -325,7 +306,7 @@ def _deadline(
         timezone=policy.timezone,
         holidays=policy.holiday_country,
     )
-    return Deadline(
+    return DeadlineRow(
         name=name,
         trigger_at=_utc(trigger),
         period=rule.period,

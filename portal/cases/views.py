@@ -7,7 +7,8 @@ period, rule, time zone and holidays, so the explanation always matches the stor
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from portal.cases.models import Case, Deadline
 from portal.cases.timeline import submitter_updates
@@ -41,7 +42,15 @@ def submitter_view(case: Case, policy: Policy | None = None) -> dict[str, Any]:
     return view
 
 
-def due_fields(case: Case) -> dict[str, Any]:
+class _Deadlined(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    def deadline(self, name: str) -> Any: ...
+
+
+def due_fields(case: _Deadlined) -> dict[str, Any]:
     """The deadlines a receipt names: `notification_due`, `notified_on_time` and
     `authority_report_due` for an incident, `response_due` for a request."""
     fields: dict[str, Any] = {}
