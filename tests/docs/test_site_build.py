@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import jsonschema
 import pytest
 
-from portal.catalog import load_catalog
+from portal.catalog import Catalog, load_catalog
 from portal.catalog.audience import hidden_fields
 from portal.docs.legal import CLASSIFICATIONS, STATUSES
 
@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def catalog():  # type: ignore[no-untyped-def]
+def catalog() -> Catalog:
     return load_catalog(ROOT / "catalog")
 
 
-def test_a_page_per_product_and_version(sample_site: Path, html: Reader, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_per_product_and_version(sample_site: Path, html: Reader, catalog: Catalog) -> None:
     for product in catalog.products.values():
         page = html(sample_site / "products" / product.id / "index.html")
         assert product.name in page.text
@@ -44,8 +44,8 @@ def test_a_page_per_product_and_version(sample_site: Path, html: Reader, catalog
 
 
 def test_classification_and_status_on_each_product_page(
-    sample_site: Path, html: Reader, catalog
-) -> None:  # type: ignore[no-untyped-def]
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     for product in catalog.products.values():
         page = html(sample_site / "products" / product.id / "index.html")
         badges = {a["data-classification"] for a in page.with_class("portal-badge")}
@@ -65,7 +65,9 @@ def test_rule_path_explains_the_legal_basis(sample_site: Path, html: Reader) -> 
     assert "Not provided: this open-source model is exempt" in open_source
 
 
-def test_products_table_lists_every_product_once(sample_site: Path, html: Reader, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_products_table_lists_every_product_once(
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     page = html(sample_site / "products/index.html")
     links = {a["href"] for a in page.find("a") if a.get("href", "").count("/") == 1}
     assert {f"{pid}/" for pid in catalog.products} <= links
@@ -76,8 +78,8 @@ def test_products_table_lists_every_product_once(sample_site: Path, html: Reader
 
 
 def test_product_pages_link_to_the_forms_with_the_product(
-    sample_site: Path, html: Reader, catalog
-) -> None:  # type: ignore[no-untyped-def]
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     for pid in catalog.products:
         hrefs = {
             a.get("href") for a in html(sample_site / "products" / pid / "index.html").find("a")
@@ -126,8 +128,8 @@ def test_no_inline_script_or_style_anywhere(sample_site: Path, html: Reader) -> 
 
 
 def test_feed_is_atom_with_exactly_the_substantial_changes(
-    sample_site: Path, html: Reader, catalog
-) -> None:  # type: ignore[no-untyped-def]
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     root = ET.parse(sample_site / "changes/feed.xml").getroot()
     assert root.tag == f"{ATOM}feed"
     for required in ("id", "title", "updated", "author"):
@@ -152,8 +154,8 @@ def test_feed_is_atom_with_exactly_the_substantial_changes(
 
 
 def test_catalog_json_validates_against_its_schema(
-    sample_site: Path, html: Reader, catalog
-) -> None:  # type: ignore[no-untyped-def]
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     data = json.loads((sample_site / "catalog.json").read_text())
     schema = json.loads((sample_site / "catalog.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -177,15 +179,17 @@ def test_version_pages_show_what_changed(sample_site: Path, html: Reader) -> Non
 
 
 def test_search_index_holds_products_but_not_version_pages(
-    sample_site: Path, html: Reader, catalog
-) -> None:  # type: ignore[no-untyped-def]
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     docs = json.loads((sample_site / "search/search_index.json").read_text())["docs"]
     locations = {d["location"].split("#")[0] for d in docs}
     assert {f"products/{pid}/" for pid in catalog.products} <= locations
     assert not [loc for loc in locations if "/v" in loc]
 
 
-def test_sitemap_lists_the_generated_pages(sample_site: Path, html: Reader, catalog) -> None:  # type: ignore[no-untyped-def]
+def test_sitemap_lists_the_generated_pages(
+    sample_site: Path, html: Reader, catalog: Catalog
+) -> None:
     sitemap = (sample_site / "sitemap.xml").read_text()
     for pid in catalog.products:
         assert f"<loc>{SITE_URL}products/{pid}/</loc>" in sitemap
