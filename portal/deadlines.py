@@ -477,11 +477,13 @@ def _day(day: date) -> str:
 
 
 def _clock(moment: datetime) -> str:
+    """`10:00`, or `10:00:05` when there are seconds; fractions of a second are not shown.
+
+    People read these words; the instants themselves keep their full precision.
+    """
     text = f"{moment.hour:02d}:{moment.minute:02d}"
-    if moment.second or moment.microsecond:
+    if moment.second:
         text += f":{moment.second:02d}"
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
     return text
 
 

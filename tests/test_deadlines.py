@@ -485,3 +485,12 @@ def test_pause_errors() -> None:
         apply_pauses(DUE, [(DUE, DUE - timedelta(hours=1))])
     with pytest.raises(ValueError, match="no time zone"):
         apply_pauses(naive, [])
+
+
+def test_explanation_words_leave_out_fractions_of_a_second() -> None:
+    """People read the steps; the due instant itself keeps its microseconds."""
+    trigger = datetime(2026, 11, 26, 22, 34, 2, 828448, tzinfo=UTC)
+    explanation = explain_due(trigger, "2d", rule="exact", timezone="Europe/Paris", holidays="FR")
+    assert explanation.due == datetime(2026, 11, 28, 22, 34, 2, 828448, tzinfo=UTC)
+    text = str(explanation)
+    assert "23:34:02 (UTC+01:00)" in text and ".828448" not in text
