@@ -19,14 +19,14 @@ from werkzeug.security import safe_join
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
     ".json": "application/json",
     ".xml": "application/xml",
-    ".txt": "text/plain; charset=utf-8",
-    ".csv": "text/csv; charset=utf-8",
+    ".txt": "text/plain",
+    ".csv": "text/csv",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -42,7 +42,7 @@ CONTENT_TYPES = {
     ".webmanifest": "application/manifest+json",
     ".atom": "application/atom+xml",
     ".pdf": "application/pdf",
-    ".yaml": "text/plain; charset=utf-8",
+    ".yaml": "text/plain",
 }
 
 

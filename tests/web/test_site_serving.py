@@ -45,7 +45,7 @@ def _get(client: FlaskClient, path: str) -> TestResponse:
 def test_home_page(site_client: FlaskClient) -> None:
     response = _get(site_client, "/")
     assert response.status_code == 200
-    assert response.mimetype == "text/html"
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     assert b"Home" in response.data
 
 
