@@ -48,10 +48,11 @@ class Backend(Protocol):
 
 
 class ConsoleBackend:
-    """Logs that a mail would go out (recipient and subject, never the body)."""
+    """Logs that a mail would go out: its subject only (a reference), never the address or
+    the body, which come from what the submitter wrote."""
 
     def send(self, mail: Outgoing) -> None:
-        log.info("Mail (console) to %s: %s", mail.to, mail.subject)
+        log.info("Mail (console): %s", mail.subject)
 
 
 class SmtpBackend:
@@ -108,7 +109,13 @@ def send_pending(
             backend.send(Outgoing(mail_from, to, mail.subject, mail.body))
         except (OSError, smtplib.SMTPException) as err:
             failed[mail.id] = f"{type(err).__name__}: {err}"[:500]
-            log.warning("Mail %s for %s not sent: %s", mail.id, mail.case_reference, err)
+            # The error may quote the address: it goes to the outbox row, not to the log.
+            log.warning(
+                "Mail %s for %s not sent (%s); will retry",
+                mail.id,
+                mail.case_reference,
+                type(err).__name__,
+            )
         else:
             sent.append(mail.id)
     if claimed:

@@ -276,8 +276,6 @@ def write_many(session: Session, pendings: list[Pending]) -> list[Receipt]:
 
     audits = [AuditRow("submitter", "case-received", p.changes) for p in pendings]
     write_batch(session, rows, audits, compose=lambda row, i: compose(row, pendings[i]))
-    for row in rows:
-        log.info("%s %s received", row.kind, row.reference)
     return [Receipt(r.reference, p.token, r) for r, p in zip(rows, pendings, strict=True)]
 
 
@@ -288,7 +286,13 @@ def _commit(session: Session, pending: Pending) -> Receipt:
     except Exception:
         session.rollback()
         raise
+    log_received(receipt)
     return receipt
+
+
+def log_received(receipt: Receipt) -> None:
+    """Log a committed submission: its kind and reference, never what it says."""
+    log.info("%s %s received", receipt.row.kind, receipt.reference)
 
 
 def _deadline(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -52,6 +53,14 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """
     from portal.web import create_app
 
+    # The portal's own log lines (ids and state changes, never form contents) on stderr,
+    # beside gunicorn's.
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    )
+    logging.getLogger("portal").addHandler(handler)
+    logging.getLogger("portal").setLevel(logging.INFO)
     app = create_app()
     url = str(app.config["DATABASE_URL"])
     if is_sqlite(url):

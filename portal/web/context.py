@@ -58,12 +58,14 @@ def submit(pending: Pending) -> Receipt:
     """Write and commit a prepared submission; return its receipt once it is durable."""
     committer: GroupCommitter[Pending, Receipt] | None = current_app.extensions.get(COMMITTER)
     if committer is not None:
-        return committer.run(pending)
-    with new_session() as session:
-        try:
-            receipt = services.write(session, pending)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-        return receipt
+        receipt = committer.run(pending)
+    else:
+        with new_session() as session:
+            try:
+                receipt = services.write(session, pending)
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
+    services.log_received(receipt)
+    return receipt
