@@ -144,7 +144,8 @@ def _take_references(cursor: Any, put: _Converter, cases: Sequence[CaseRow]) -> 
     groups: dict[tuple[str, int], list[CaseRow]] = {}
     for case in cases:
         groups.setdefault((case.kind, case.received_at.year), []).append(case)
-    for (kind, year), group in groups.items():
+    # Counter rows are locked in one fixed order, so two batches can never deadlock.
+    for (kind, year), group in sorted(groups.items()):
         prefix = REFERENCE_PREFIXES[kind]
         cursor.execute(
             put.sql(
