@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 PROCESSES = 4
 THREADS = 4  # 4 x 4 = 16 concurrent clients
-DURATION = float(os.environ.get("BENCH_SECONDS", "5"))
+DURATION = float(os.environ.get("BENCH_SECONDS", "6"))  # per line, over all rounds
+ROUNDS = 3
 WARMUP = 1.0
 MAX_REQUESTS_PER_CLIENT = 20_000
 WORKERS = 2
@@ -122,23 +123,33 @@ def _client(args: tuple[int, str, str, bytes | None, float]) -> tuple[list[float
         nonlocal errors
         mine: list[float] = []
         failed = 0
+        connection: http.client.HTTPConnection | None = None
         for _ in range(MAX_REQUESTS_PER_CLIENT):
             start = time.monotonic()
             if start >= until:
                 break
             try:
-                connection = http.client.HTTPConnection(HOST, port, timeout=30)
+                # One keep-alive connection per client, as a real client would hold.
+                if connection is None:
+                    connection = http.client.HTTPConnection(HOST, port, timeout=30)
                 connection.request(method, path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
-                connection.close()
                 ok = response.status < 300
-            except OSError:
+                if response.will_close:
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException):
                 ok = False
+                if connection is not None:
+                    connection.close()
+                connection = None
             if ok:
                 mine.append(time.monotonic() - start)
             else:
                 failed += 1
+        if connection is not None:
+            connection.close()
         with lock:
             latencies.extend(mine)
             errors += failed
@@ -151,19 +162,36 @@ def _client(args: tuple[int, str, str, bytes | None, float]) -> tuple[list[float
     return latencies, errors
 
 
-def _load(name: str, port: int, method: str, path: str, body: bytes | None) -> Result:
+Target = tuple[str, int, str, str, bytes | None]
+
+
+def _load(targets: list[Target]) -> list[Result]:
+    """Load each target in turn, ROUNDS times, so a machine whose background load drifts
+    during the run weighs on every line alike; then pool each line's rounds."""
     context = multiprocessing.get_context("fork")
+    latencies: dict[str, list[float]] = {t[0]: [] for t in targets}
+    errors = dict.fromkeys(latencies, 0)
+    seconds = dict.fromkeys(latencies, 0.0)
     with context.Pool(PROCESSES) as pool:
-        # Warm-up: connections, caches, the workers' first requests.
-        pool.map(_client, [(port, method, path, body, time.monotonic() + WARMUP)] * PROCESSES)
-        start = time.monotonic()
-        until = start + DURATION
-        parts = pool.map(_client, [(port, method, path, body, until)] * PROCESSES)
-        seconds = time.monotonic() - start
-    latencies = sorted(x for part, _ in parts for x in part)
-    errors = sum(e for _, e in parts)
+        for _name, port, method, path, body in targets:
+            # Warm-up: connections, caches, the workers' first requests.
+            until = time.monotonic() + WARMUP
+            pool.map(_client, [(port, method, path, body, until)] * PROCESSES)
+        for _round in range(ROUNDS):
+            for name, port, method, path, body in targets:
+                start = time.monotonic()
+                until = start + DURATION / ROUNDS
+                parts = pool.map(_client, [(port, method, path, body, until)] * PROCESSES)
+                seconds[name] += time.monotonic() - start
+                latencies[name].extend(x for part, _ in parts for x in part)
+                errors[name] += sum(e for _, e in parts)
+    return [_result(name, latencies[name], errors[name], seconds[name]) for name in latencies]
+
+
+def _result(name: str, latencies: list[float], errors: int, seconds: float) -> Result:
     if not latencies:
         return Result(name, 0, errors, seconds, 0.0, 0.0)
+    latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return Result(
         name, len(latencies), errors, seconds, statistics.median(latencies) * 1e3, p99 * 1e3
@@ -220,11 +248,13 @@ def _measure(database: str, url: str, workdir: Path) -> list[Result]:
     try:
         _wait_ready(portal_port, "/api/v1/health")
         _wait_ready(floor_port, "/insert")
-        results = [
-            _load("trivial endpoint", portal_port, "GET", "/api/v1/health", None),
-            _load("bare durable insert", floor_port, "POST", "/insert", body),
-            _load("incident submission", portal_port, "POST", "/api/v1/incidents", body),
-        ]
+        results = _load(
+            [
+                ("trivial endpoint", portal_port, "GET", "/api/v1/health", None),
+                ("bare durable insert", floor_port, "POST", "/insert", body),
+                ("incident submission", portal_port, "POST", "/api/v1/incidents", body),
+            ]
+        )
     finally:
         _stop(portal)
         _stop(floor)
@@ -254,8 +284,9 @@ def main() -> None:
     from portal.testing import postgres_bin, start_postgres
 
     print(
-        f"{PROCESSES * THREADS} clients, {DURATION:.0f} s per line, gunicorn {WORKERS}"
-        f"x{THREADS_PER_WORKER} threads, {os.cpu_count()} CPUs shared with the load generator"
+        f"{PROCESSES * THREADS} keep-alive clients, {DURATION:.0f} s per line in {ROUNDS} rounds,"
+        f" gunicorn {WORKERS}x{THREADS_PER_WORKER} threads, {os.cpu_count()} CPUs shared with"
+        " the load generator"
     )
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
         workdir = Path(folder)
