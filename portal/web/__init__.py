@@ -23,7 +23,7 @@ from portal.cases.db import make_engine, make_sessionmaker
 from portal.cases.services import write_many
 from portal.catalog import load_catalog
 from portal.mail import Mailer, backend_from_config
-from portal.web import context
+from portal.web import context, ratelimit
 from portal.web.security import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             legal_team=app.config["LEGAL_TEAM_EMAIL"],
         )
 
+    app.config["RATELIMIT_STORAGE_URI"] = ratelimit.storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)
     csrf.init_app(app)
     app.after_request(_security_headers)
