@@ -155,7 +155,19 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "portal_read_only"
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they neither take nor wait for the write lock
+    (WAL readers see the last commit), so pages and API reads never queue behind writes."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
 def _sqlite_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+        return
     dbapi_connection = connection.connection.dbapi_connection
     if isinstance(dbapi_connection, _WriterLockConnection):
         dbapi_connection.lock_writer()

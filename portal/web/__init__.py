@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
 
 from portal.cases.committer import GroupCommitter
-from portal.cases.db import make_engine, make_sessionmaker
+from portal.cases.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from portal.cases.services import write_many
 from portal.catalog import load_catalog
 from portal.mail import Mailer, backend_from_config
@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[context.CATALOG] = catalog
     app.extensions[context.ENGINE] = engine
     app.extensions[context.SESSIONS] = sessions
+    app.extensions[context.READ_SESSIONS] = make_read_sessionmaker(engine)
     if app.config["GROUP_COMMIT"]:
         app.extensions[context.COMMITTER] = GroupCommitter(sessions, write_many)
     if app.config["MAIL_SENDER_THREAD"]:

@@ -20,7 +20,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from portal.cases import schemas, services
 from portal.cases.models import Case
 from portal.web import limiter
-from portal.web.context import get_catalog, new_session, submit, utcnow, wake_mailer
+from portal.web.context import (
+    get_catalog,
+    new_session,
+    read_session,
+    submit,
+    utcnow,
+    wake_mailer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +80,7 @@ def create_information_request() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/cases/<reference>")
 def show_case(reference: str) -> tuple[Response, int, dict[str, str]]:
     """The case as its submitter may see it."""
-    with new_session() as session:
+    with read_session() as session:
         case = _get_case(session, reference)
         view = services.submitter_view(case, get_catalog().policy)
         session.rollback()

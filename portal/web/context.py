@@ -1,7 +1,8 @@
 """What a view needs from the app: the catalog, a database session, the clock, the mail sender.
 
 Views call `get_catalog()`, `new_session()` (use it as `with new_session() as session:`; the
-services commit) and `utcnow()`; after a commit that queued mail, `wake_mailer()`.
+services commit), `read_session()` for pages that only read, and `utcnow()`; after a commit
+that queued mail, `wake_mailer()`.
 `submit(pending)` writes and commits a prepared submission (`services.prepare_incident`,
 `services.prepare_information_request`) through the process's group committer when there is
 one (`GROUP_COMMIT`), so that concurrent submissions share one durable commit.
@@ -24,6 +25,7 @@ from portal.catalog import Catalog
 
 CATALOG = "portal.catalog"
 SESSIONS = "portal.sessions"
+READ_SESSIONS = "portal.read_sessions"
 ENGINE = "portal.engine"
 MAILER = "portal.mailer"
 COMMITTER = "portal.committer"
@@ -33,6 +35,12 @@ def get_catalog() -> Catalog:
     """The catalog loaded at start-up."""
     catalog: Catalog = current_app.extensions[CATALOG]
     return catalog
+
+
+def read_session() -> Session:
+    """A new session for reading only (on SQLite it never waits for writers)."""
+    factory: sessionmaker[Session] = current_app.extensions[READ_SESSIONS]
+    return factory()
 
 
 def new_session() -> Session:

@@ -55,3 +55,15 @@ def test_a_thread_waiting_on_itself_fails_instead_of_hanging(
         with pytest.raises((OperationalError, sqlite3.OperationalError), match="locked"):
             second.execute(text("SELECT 1"))
     engine.dispose()
+
+
+def test_readers_do_not_wait_for_the_writer(sqlite_url: str) -> None:
+    engine = db.make_engine(sqlite_url)
+    reads = db.make_read_sessionmaker(engine)
+    with engine.connect() as writer:
+        writer.execute(text("SELECT 1"))  # holds the write lock until the block ends
+        started = time.monotonic()
+        with reads() as session:
+            assert session.execute(text("SELECT count(*) FROM cases")).scalar() == 0
+        assert time.monotonic() - started < 0.5
+    engine.dispose()
