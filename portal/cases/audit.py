@@ -51,6 +51,31 @@ def canonical(
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def event_hash(
+    *,
+    actor: str,
+    at: datetime,
+    case_reference: str | None,
+    action: str,
+    changes: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """An event's hash: SHA-256 over its canonical bytes, chained by `prev_hash`.
+
+    The one place the formula lives: writing one event, writing a batch and verifying the
+    chain all call it.
+    """
+    document = canonical(
+        actor=actor,
+        at=at,
+        case_reference=case_reference,
+        action=action,
+        changes=changes,
+        prev_hash=prev_hash,
+    )
+    return hashlib.sha256(document).hexdigest()
+
+
 def record(
     session: Session,
     *,
@@ -88,16 +113,14 @@ def record_many(session: Session, events: list[Event]) -> list[AuditEvent]:
     last_seq, prev_hash = connection.execute(statement, {"count": len(events)}).one()
     rows = []
     for seq, event in enumerate(events, start=last_seq - len(events) + 1):
-        digest = hashlib.sha256(
-            canonical(
-                actor=event.actor,
-                at=event.at,
-                case_reference=event.case_reference,
-                action=event.action,
-                changes=event.changes,
-                prev_hash=prev_hash,
-            )
-        ).hexdigest()
+        digest = event_hash(
+            actor=event.actor,
+            at=event.at,
+            case_reference=event.case_reference,
+            action=event.action,
+            changes=event.changes,
+            prev_hash=prev_hash,
+        )
         rows.append(
             {
                 "seq": seq,
@@ -135,16 +158,14 @@ def verify_chain(session: Session) -> list[ChainBreak]:
             breaks.append(ChainBreak(event.seq, f"expected event number {expected_seq}"))
         if event.prev_hash != expected_prev:
             breaks.append(ChainBreak(event.seq, "does not follow the previous event's hash"))
-        digest = hashlib.sha256(
-            canonical(
-                actor=event.actor,
-                at=event.at,
-                case_reference=event.case_reference,
-                action=event.action,
-                changes=event.changes,
-                prev_hash=event.prev_hash,
-            )
-        ).hexdigest()
+        digest = event_hash(
+            actor=event.actor,
+            at=event.at,
+            case_reference=event.case_reference,
+            action=event.action,
+            changes=event.changes,
+            prev_hash=event.prev_hash,
+        )
         if digest != event.hash:
             breaks.append(ChainBreak(event.seq, "its contents do not match its hash"))
         expected_prev = event.hash

@@ -10,7 +10,6 @@ test holds them equal); values are converted here exactly as the column types wo
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.cases.audit import GENESIS_HASH, canonical
+from portal.cases.audit import GENESIS_HASH, event_hash
 from portal.cases.models import REFERENCE_PREFIXES
 
 
@@ -202,16 +201,14 @@ def _append_audit(
     last_seq, prev_hash = cursor.fetchone()
     rows = []
     for seq, (case, event) in enumerate(zip(cases, audits, strict=True), last_seq - len(cases) + 1):
-        digest = hashlib.sha256(
-            canonical(
-                actor=event.actor,
-                at=case.received_at,
-                case_reference=case.reference,
-                action=event.action,
-                changes=event.changes,
-                prev_hash=prev_hash,
-            )
-        ).hexdigest()
+        digest = event_hash(
+            actor=event.actor,
+            at=case.received_at,
+            case_reference=case.reference,
+            action=event.action,
+            changes=event.changes,
+            prev_hash=prev_hash,
+        )
         rows.append(
             (
                 seq,
