@@ -290,7 +290,7 @@ def export_cases(fmt: str) -> Any:
             text = exports.cases_json(cases, now=now)
             mimetype = "application/json"
         session.rollback()
-    return _download(text, mimetype, f"cases.{fmt}")
+    return staff_api.download(text, mimetype, f"cases.{fmt}")
 
 
 @bp.get("/cases/<reference>/report.<fmt>")
@@ -309,13 +309,13 @@ def report(reference: str, fmt: str) -> Any:
     if fmt == "json":
         import json
 
-        return _download(
+        return staff_api.download(
             json.dumps(draft, ensure_ascii=False, indent=2) + "\n",
             "application/json",
             f"{reference}-report.json",
         )
     text = exports.report_markdown(draft, timezone=catalog.policy.timezone)
-    return _download(text, "text/markdown; charset=utf-8", f"{reference}-report.md")
+    return staff_api.download(text, "text/markdown; charset=utf-8", f"{reference}-report.md")
 
 
 @bp.route("/accounts", methods=["GET", "POST"])
@@ -535,13 +535,5 @@ def _safe_next(target: str | None) -> str:
 
 def _page(html: str, status: int) -> Response:
     response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _download(text: str, mimetype: str, filename: str) -> Response:
-    response = Response(text, mimetype=mimetype.split(";")[0])
-    response.headers["Content-Type"] = mimetype
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -157,7 +157,7 @@ def export_csv() -> Response:
             timezone=get_catalog().policy.timezone,
         )
         session.rollback()
-    return _download(text, "text/csv; charset=utf-8", "cases.csv")
+    return download(text, "text/csv; charset=utf-8", "cases.csv")
 
 
 @bp.get("/exports/cases.json")
@@ -169,7 +169,7 @@ def export_json() -> Response:
         query = dashboard.all_cases(session, filters)
         text = exports.cases_json(query, now=utcnow())
         session.rollback()
-    return _download(text, "application/json", "cases.json")
+    return download(text, "application/json", "cases.json")
 
 
 @bp.get("/cases/<reference>/report.<fmt>")
@@ -188,7 +188,7 @@ def report(reference: str, fmt: str) -> Response:
     if fmt == "json":
         return _json(draft)
     text = exports.report_markdown(draft, timezone=catalog.policy.timezone)
-    return _download(text, "text/markdown; charset=utf-8", f"{reference}-report.md")
+    return download(text, "text/markdown; charset=utf-8", f"{reference}-report.md")
 
 
 def staff_case_view(session: Session, case: Case, *, now: Any) -> dict[str, Any]:
@@ -288,7 +288,8 @@ def _json(body: Any) -> Response:
     return response
 
 
-def _download(text: str, mimetype: str, filename: str) -> Response:
+def download(text: str, mimetype: str, filename: str) -> Response:
+    """An export as an attachment, never cached (the pages and the API share it)."""
     response = Response(text, mimetype=mimetype.split(";")[0])
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
