@@ -4,11 +4,15 @@ One route takes the same JSON body as an incident submission and inserts it as o
 through the portal's own engine settings (SQLite WAL + synchronous=FULL, or PostgreSQL),
 then commits. No validation, no deadlines, no audit, no outbox: what is left is the price
 of a durable commit, which the real submission path is measured against.
+
+`python -m bench._floor PORT WORKERS THREADS` serves it through the very gunicorn set-up of
+`portal serve` (`portal.commands.cases.Gunicorn`), so the two differ only in the app.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from flask import Flask, request
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
@@ -37,3 +41,14 @@ def create_app() -> Flask:
         return {"id": int(new_id[0]) if new_id else 0}, 201
 
     return app
+
+
+def main(argv: list[str]) -> None:
+    from portal.commands.cases import Gunicorn
+
+    port, workers, threads = (int(arg) for arg in argv)
+    Gunicorn("127.0.0.1", port, workers, threads, app_factory=create_app).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -71,18 +72,26 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             engine.dispose()
     app.extensions["portal.engine"].dispose()
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
-    _Gunicorn(host, port, workers, threads).run()
+    Gunicorn(host, port, workers, threads).run()
 
 
-class _Gunicorn:
+class Gunicorn:
     """gunicorn run in-process: workers fork from here and build their own app.
 
     Threaded workers (gthread), so that submissions arriving together in one process can
     share one durable commit (`portal.cases.committer`); a sync worker serves one request at
-    a time and would pay for one commit each.
+    a time and would pay for one commit each. `app_factory` (default `create_app`) lets the
+    benchmarks serve another app under exactly these settings.
     """
 
-    def __init__(self, host: str, port: int, workers: int, threads: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        workers: int,
+        threads: int,
+        app_factory: Callable[[], Any] | None = None,
+    ) -> None:
         from gunicorn.app.base import BaseApplication
 
         outer = self
@@ -109,6 +118,8 @@ class _Gunicorn:
                     self.cfg.set(key, value)
 
             def load(self) -> Any:
+                if outer.app_factory is not None:
+                    return outer.app_factory()
                 from portal.web import create_app
 
                 return create_app()
@@ -117,6 +128,7 @@ class _Gunicorn:
         self.port = port
         self.workers = workers
         self.threads = threads
+        self.app_factory = app_factory
         self.application = Application()
 
     def run(self) -> None:
