@@ -109,8 +109,12 @@ def due_at(
     timezone: str = "Europe/Paris",
     holidays: str = "FR",
 ) -> datetime:
-    """Return the due instant (UTC) of `period` counted from `trigger` under `rule`."""
-    return explain_due(trigger, period, rule=rule, timezone=timezone, holidays=holidays).due
+    """Return the due instant (UTC) of `period` counted from `trigger` under `rule`.
+
+    The same arithmetic as `explain_due`, without composing its words (which a receipt
+    does not need: they are written when a deadline is shown).
+    """
+    return _due(trigger, period, rule, timezone, holidays, None)
 
 
 def explain_due(
@@ -127,6 +131,20 @@ def explain_due(
     `eu-1182-71` (Regulation (EEC, Euratom) No 1182/71, art. 3). `timezone` is an IANA name
     and `holidays` a country code of the `holidays` package; both come from the policy.
     """
+    steps: list[str] = []
+    due = _due(trigger, period, rule, timezone, holidays, steps)
+    return Explanation(due=due, steps=tuple(steps))
+
+
+def _due(
+    trigger: datetime,
+    period: str | Period,
+    rule: str,
+    timezone: str,
+    holidays: str,
+    steps: list[str] | None,
+) -> datetime:
+    """The due instant; with a `steps` list, also the words of how it was reached."""
     _require_aware(trigger, "trigger")
     parsed = period if isinstance(period, Period) else parse_period(period)
     if rule not in RULES:
@@ -134,7 +152,8 @@ def explain_due(
     zone = _zone(timezone)
     calendar = _calendar(holidays)
     start = trigger.astimezone(UTC)
-    steps = [f"The trigger is {_moment(start, zone)}, local time in {timezone}."]
+    if steps is not None:
+        steps.append(f"The trigger is {_moment(start, zone)}, local time in {timezone}.")
     try:
         if rule == "exact" and parsed.unit == "h":
             due = _exact_hours(start, parsed, zone, steps)
@@ -146,8 +165,9 @@ def explain_due(
             due = _eu_days(start, parsed, zone, calendar, steps)
     except OverflowError as err:
         raise ValueError(f"Period {parsed} is too long to compute a due date.") from err
-    steps.append(f"Due: {_moment(due, zone)}, that is {_utc(due)}.")
-    return Explanation(due=due, steps=tuple(steps))
+    if steps is not None:
+        steps.append(f"Due: {_moment(due, zone)}, that is {_utc(due)}.")
+    return due
 
 
 def apply_pauses(
@@ -200,18 +220,23 @@ def apply_pauses(
     return Explanation(due=current, steps=tuple(steps))
 
 
-def _exact_hours(start: datetime, period: Period, zone: ZoneInfo, steps: list[str]) -> datetime:
+def _exact_hours(
+    start: datetime, period: Period, zone: ZoneInfo, steps: list[str] | None
+) -> datetime:
     """Rule `exact`, hours: that many elapsed hours, so a change of clocks moves nothing."""
     due = start + timedelta(hours=period.value)
-    steps.append(
-        f"Rule exact: {period.describe()} of elapsed time after the trigger;"
-        " a change of clocks neither adds nor removes an hour."
-    )
+    if steps is not None:
+        steps.append(
+            f"Rule exact: {period.describe()} of elapsed time after the trigger;"
+            " a change of clocks neither adds nor removes an hour."
+        )
     _note_clock_change(start, due, zone, steps)
     return due
 
 
-def _exact_days(start: datetime, period: Period, zone: ZoneInfo, steps: list[str]) -> datetime:
+def _exact_days(
+    start: datetime, period: Period, zone: ZoneInfo, steps: list[str] | None
+) -> datetime:
     """Rule `exact`, days: the same local clock time that many calendar days later.
 
     A local time that does not exist that day moves forward by the gap; one that occurs
@@ -219,25 +244,28 @@ def _exact_days(start: datetime, period: Period, zone: ZoneInfo, steps: list[str
     """
     local = _local(start, zone)
     wall = local.replace(tzinfo=None, fold=0) + timedelta(days=period.days)
-    steps.append(
-        f"Rule exact: {period.describe()} later on the calendar, at the same local clock time,"
-        f" is {_day(wall.date())} at {_clock(wall)}."
-    )
+    if steps is not None:
+        steps.append(
+            f"Rule exact: {period.describe()} later on the calendar, at the same local clock time,"
+            f" is {_day(wall.date())} at {_clock(wall)}."
+        )
     earlier = wall.replace(tzinfo=zone, fold=0)
     later = wall.replace(tzinfo=zone, fold=1)
     shift = _offset(later) - _offset(earlier)
     if _wall(earlier, zone) != wall:
-        steps.append(
-            f"That local time does not exist in {zone.key}: the clocks go forward"
-            f" {_duration(shift)} that day. It moves forward by the gap, to"
-            f" {_moment(earlier, zone)}."
-        )
+        if steps is not None:
+            steps.append(
+                f"That local time does not exist in {zone.key}: the clocks go forward"
+                f" {_duration(shift)} that day. It moves forward by the gap, to"
+                f" {_moment(earlier, zone)}."
+            )
     elif shift:
-        steps.append(
-            f"That local time occurs twice in {zone.key}: the clocks go back"
-            f" {_duration(-shift)} that day. The earlier one is taken"
-            f" ({_offset_text(earlier)})."
-        )
+        if steps is not None:
+            steps.append(
+                f"That local time occurs twice in {zone.key}: the clocks go back"
+                f" {_duration(-shift)} that day. The earlier one is taken"
+                f" ({_offset_text(earlier)})."
+            )
     return earlier.astimezone(UTC)
 
 
@@ -246,7 +274,7 @@ def _eu_hours(
     period: Period,
     zone: ZoneInfo,
     calendar: holiday_calendars.HolidayBase,
-    steps: list[str],
+    steps: list[str] | None,
 ) -> datetime:
     """Rule `eu-1182-71`, hours: Regulation 1182/71, art. 3(1) and 3(2)(a).
 
@@ -260,26 +288,29 @@ def _eu_hours(
     local = _local(start, zone)
     on_the_hour = local.minute == local.second == local.microsecond == 0
     exactly = " (a trigger exactly on the hour falls in the hour it starts)" if on_the_hour else ""
-    steps.append(
-        "Rule eu-1182-71 (Regulation 1182/71, art. 3(1)): the hour in which the trigger falls,"
-        f" from {local.hour:02d}:00, is not counted{exactly}; the period starts at the next full"
-        f" hour, {_moment(first, zone)}."
-    )
+    if steps is not None:
+        steps.append(
+            "Rule eu-1182-71 (Regulation 1182/71, art. 3(1)): the hour in which the trigger"
+            f" falls, from {local.hour:02d}:00, is not counted{exactly}; the period starts at the"
+            f" next full hour, {_moment(first, zone)}."
+        )
     due = first + timedelta(hours=period.value)
-    steps.append(
-        f"It ends {period.describe()} of elapsed time later (art. 3(2)(a));"
-        " a change of clocks neither adds nor removes an hour."
-    )
+    if steps is not None:
+        steps.append(
+            f"It ends {period.describe()} of elapsed time later (art. 3(2)(a));"
+            " a change of clocks neither adds nor removes an hour."
+        )
     _note_clock_change(start, due, zone, steps)
     end_local = _local(due, zone)
     # The hour ending at 00:00 belongs to the day before.
     last_day = (end_local - timedelta(microseconds=1)).date()
     reason = _closed(last_day, calendar)
     if reason is not None:
-        steps.append(
-            f"{_day(last_day)} {reason}, but the period is not moved to a working day:"
-            " art. 3(4) does that only for periods in days, weeks, months or years."
-        )
+        if steps is not None:
+            steps.append(
+                f"{_day(last_day)} {reason}, but the period is not moved to a working day:"
+                " art. 3(4) does that only for periods in days, weeks, months or years."
+            )
     return due
 
 
@@ -288,7 +319,7 @@ def _eu_days(
     period: Period,
     zone: ZoneInfo,
     calendar: holiday_calendars.HolidayBase,
-    steps: list[str],
+    steps: list[str] | None,
 ) -> datetime:
     """Rule `eu-1182-71`, days and weeks: Regulation 1182/71, art. 3(1), 3(2)(b), 3(4), 3(5).
 
@@ -300,37 +331,42 @@ def _eu_days(
     trigger_day = _local(start, zone).date()
     first = trigger_day + timedelta(days=1)
     last = trigger_day + timedelta(days=period.days)
-    steps.append(
-        "Rule eu-1182-71 (Regulation 1182/71, art. 3(1)): the day of the trigger,"
-        f" {_day(trigger_day)}, is not counted; counting starts on {_day(first)}."
-    )
-    steps.append(
-        f"A period of {period.describe()} ends at the end of its last day (art. 3(2)(b)):"
-        f" {_day(last)}."
-    )
+    if steps is not None:
+        steps.append(
+            "Rule eu-1182-71 (Regulation 1182/71, art. 3(1)): the day of the trigger,"
+            f" {_day(trigger_day)}, is not counted; counting starts on {_day(first)}."
+        )
+    if steps is not None:
+        steps.append(
+            f"A period of {period.describe()} ends at the end of its last day (art. 3(2)(b)):"
+            f" {_day(last)}."
+        )
     end = last
     skipped = []
     while (reason := _closed(end, calendar)) is not None:
         skipped.append(f"{_day(end)} {reason}")
         end += timedelta(days=1)
     if skipped:
-        steps.append(
-            f"{_join(skipped)}, so the period ends at the end of the next working day,"
-            f" {_day(end)} (art. 3(4))."
-        )
+        if steps is not None:
+            steps.append(
+                f"{_join(skipped)}, so the period ends at the end of the next working day,"
+                f" {_day(end)} (art. 3(4))."
+            )
     # Art. 3(5) needs only the first two working days from the day after the trigger.
     first_two = _next_working_days(first, calendar, 2)
     if period.days >= 2 and first_two[1] > end:
         inside = [day for day in first_two if day <= end]
         only = f"there is only one, {_day(inside[0])}" if inside else "there are none"
-        steps.append(
-            "A period of two days or more includes at least two working days (art. 3(5));"
-            f" from {_day(first)} to {_day(end)} {only}, so the period is extended to the"
-            f" end of the second working day, {_day(first_two[1])}."
-        )
+        if steps is not None:
+            steps.append(
+                "A period of two days or more includes at least two working days (art. 3(5));"
+                f" from {_day(first)} to {_day(end)} {only}, so the period is extended to the"
+                f" end of the second working day, {_day(first_two[1])}."
+            )
         end = first_two[1]
     due = _end_of_day(end, zone)
-    steps.append(f"The period ends at the end of {_day(end)} (24:00 local time).")
+    if steps is not None:
+        steps.append(f"The period ends at the end of {_day(end)} (24:00 local time).")
     return due
 
 
@@ -383,7 +419,11 @@ def _end_of_day(day: date, zone: ZoneInfo) -> datetime:
     )
 
 
-def _note_clock_change(begin: datetime, end: datetime, zone: ZoneInfo, steps: list[str]) -> None:
+def _note_clock_change(
+    begin: datetime, end: datetime, zone: ZoneInfo, steps: list[str] | None
+) -> None:
+    if steps is None:
+        return
     before, after = _offset(_local(begin, zone)), _offset(_local(end, zone))
     if before != after:
         direction = "forward" if after > before else "back"
