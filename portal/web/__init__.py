@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
 
@@ -35,7 +34,9 @@ from portal.web.security import SECURITY_HEADERS
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # 1 MiB, for the API and the forms alike
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = ratelimit.PortalLimiter(
+    key_func=get_remote_address, default_limits=[], headers_enabled=True
+)
 csrf = CSRFProtect()
 
 

@@ -4,7 +4,11 @@
 it stopped, without a lock: two threads can race, and one of them then fails with
 "threads can only be started once", which Flask-Limiter turns into a 500. Its timer also
 reads keys that a request thread may remove at the same moment (KeyError in the timer
-thread). This subclass restarts the timer under a lock and expires keys tolerantly.
+thread). Under load it also starts a new thread every 10 ms or so, each one paid for by a
+request. This subclass starts no thread: at most once a second, the request thread that
+counts a hit sweeps the expired keys itself (under a lock no other thread waits for), and it
+expires keys tolerantly. The sweep only bounds memory: a counter is always checked against
+its own expiry when it is read.
 `create_app` uses it for `memory://` (our default); deployments with several app servers set
 `RATELIMIT_STORAGE_URI` to a shared store.
 """
@@ -14,28 +18,42 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask, Response, request
+from flask.globals import request_ctx
+from flask_limiter import Limiter, RequestLimit, RouteLimit
 from limits.storage import MemoryStorage
 
 SCHEME = "portal-memory"
+# The methods of the requests a limit of the portal may apply to.
+LIMITED_METHODS = frozenset({"POST"})
+# Seconds between two sweeps of the expired keys.
+SWEEP_INTERVAL = 1.0
 
 
 class ThreadSafeMemoryStorage(MemoryStorage):
-    """`memory://`, with the expiry timer restarted under a lock."""
+    """`memory://`, swept by the request threads instead of a timer thread."""
 
     STORAGE_SCHEME = [SCHEME]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
-        self._timer_lock = threading.Lock()
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = time.monotonic() + SWEEP_INTERVAL
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     # The names MemoryStorage's own methods call (Python mangles `__schedule_expiry`).
     def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802
-        with self._timer_lock:
-            if not self.timer.is_alive():
-                self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)
-                self.timer.start()
+        now = time.monotonic()
+        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            if now >= self._next_sweep:
+                self._next_sweep = now + SWEEP_INTERVAL
+                self._MemoryStorage__expire_events()
+        finally:
+            self._sweep_lock.release()
 
     def _MemoryStorage__expire_events(self) -> None:  # noqa: N802
         now = time.time()
@@ -60,3 +78,56 @@ def storage_uri(configured: str) -> str:
     if configured.startswith("memory://"):
         return SCHEME + configured.removeprefix("memory")
     return configured
+
+
+class PortalLimiter(Limiter):
+    """Flask-Limiter, doing nothing on the requests that no limit of the portal concerns.
+
+    Every limit of the portal is on POSTs (`LIMITED_METHODS`: the submissions, the follow-up
+    messages, the forms' posts and the staff sign-in; `limit` refuses any other). Flask-Limiter
+    resolves the limits of every request, GETs included, and adds its headers after each;
+    here a request with another method skips the check, and the hooks that run after it find
+    no limiter state and do nothing, so its answer is the same as before (no limit applied,
+    no headers). Limits for every request (`RATELIMIT_DEFAULT`, `RATELIMIT_APPLICATION`,
+    `RATELIMIT_META`) turn the shortcut off.
+    """
+
+    _every_request = False
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        manager = self.limit_manager
+        self._every_request = bool(
+            manager._application_limits or manager._default_limits or self._meta_limits
+        )
+
+    def limit(  # type: ignore[override]
+        self, limit_value: str | Callable[[], str], *, methods: list[str], **options: Any
+    ) -> RouteLimit:
+        if not methods or not {method.upper() for method in methods} <= LIMITED_METHODS:
+            raise ValueError(f"a limit applies to {sorted(LIMITED_METHODS)} only")
+        return super().limit(limit_value, methods=methods, **options)
+
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        if request.method not in LIMITED_METHODS and not self._every_request:
+            return
+        super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+    @property
+    def current_limit(self) -> RequestLimit | None:
+        return super().current_limit if _checked() else None
+
+    def _Limiter__check_conditional_deductions(self, response: Response) -> None:  # noqa: N802
+        if _checked():
+            Limiter._Limiter__check_conditional_deductions(self, response)  # type: ignore[attr-defined]
+
+    def _Limiter__release_context(self, _: BaseException | None = None) -> None:  # noqa: N802
+        if _checked():
+            self.context.reset()
+
+
+def _checked() -> bool:
+    """Whether the limiter looked at this request (it keeps its state on the request context)."""
+    return hasattr(request_ctx, "_limiter_request_context")

@@ -1,14 +1,19 @@
-"""The rate-limit storage holds up under many threads (gunicorn's threaded workers)."""
+"""The rate-limit storage holds up under many threads (gunicorn's threaded workers), and the
+limiter works on the POSTs it limits only."""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
+from pathlib import Path
 
+import pytest
 from flask import Flask
 from limits.storage import MemoryStorage
+from support import make_test_app, request_body
 
-from portal.web import limiter
+from portal.web import context, limiter
 from portal.web.ratelimit import ThreadSafeMemoryStorage, storage_uri
 
 
@@ -48,3 +53,39 @@ def test_the_app_uses_it_for_memory_storage(app: Flask) -> None:
     assert storage_uri("redis://localhost:6379/0") == "redis://localhost:6379/0"
     with app.app_context():
         assert isinstance(limiter.storage, ThreadSafeMemoryStorage)
+
+
+def test_expired_keys_are_swept_without_a_thread() -> None:
+    storage = ThreadSafeMemoryStorage()
+    storage.incr("gone", expiry=0.001)
+    timer = storage.timer  # MemoryStorage's own, started once when it is created
+    storage._next_sweep = 0.0  # due now
+    time.sleep(0.01)
+    storage.incr("kept", expiry=60)
+    assert "gone" not in storage.storage and storage.storage["kept"] == 1
+    assert storage.timer is timer
+
+
+def test_gets_are_not_limited_and_posts_carry_the_headers(sqlite_url: str, tmp_path: Path) -> None:
+    app = make_test_app(sqlite_url, tmp_path, SUBMISSION_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    for _ in range(3):
+        page = client.get("/report-incident")
+        assert page.status_code == 200 and "X-RateLimit-Limit" not in page.headers
+        assert "X-RateLimit-Limit" not in client.get("/api/v1/health").headers
+    first = client.post("/api/v1/information-requests", json=request_body())
+    assert first.status_code == 201
+    assert first.headers["X-RateLimit-Limit"] == "2"
+    assert first.headers["X-RateLimit-Remaining"] == "1"
+    assert client.post("/api/v1/information-requests", json=request_body()).status_code == 201
+    limited = client.post("/api/v1/information-requests", json=request_body())
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert client.get("/api/v1/health").status_code == 200
+    app.extensions[context.ENGINE].dispose()
+
+
+def test_a_limit_is_for_posts_only() -> None:
+    with pytest.raises(ValueError):
+        limiter.limit("1 per minute", methods=["GET"])
+    with pytest.raises(ValueError):
+        limiter.limit("1 per minute", methods=[])
