@@ -123,9 +123,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # As `setdefault` for each header, in one pass over the response's headers, not six.
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
+    for lower, name, value in _SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
     return response
+
+
+_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
 
 def _instance_secret(instance: Path) -> str:
