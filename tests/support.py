@@ -1,11 +1,15 @@
-"""Request bodies shared by the API, crash and fuzz tests (not a test module)."""
+"""Helpers shared by test modules (not a test module): request bodies, a live portal."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.cases.db import init_db
@@ -67,3 +71,30 @@ def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
     app = create_app(settings)
     init_db(app.extensions[context.ENGINE])
     return app
+
+
+@contextlib.contextmanager
+def live_portal(site_dir: Path, data_dir: Path, secret: str) -> Iterator[tuple[str, Flask]]:
+    """The whole portal (site, forms, API, staff) on 127.0.0.1, on a fresh SQLite file.
+
+    `create_app` brings the embedded database to the latest migration itself.
+    """
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": secret,
+            "DATABASE_URL": f"sqlite:///{data_dir}/portal.db",
+            "SITE_DIR": str(site_dir),
+            "CATALOG_DIR": str(CATALOG_DIR),
+            "MAIL_SENDER_THREAD": False,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions[context.ENGINE].dispose()

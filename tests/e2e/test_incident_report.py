@@ -9,7 +9,6 @@ Debian's chromium. No Content Security Policy violation may happen on the way.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,10 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
-
-from portal.cases.db import init_db
-from portal.web import context, create_app
+from support import live_portal
 
 pytestmark = pytest.mark.browser
 
@@ -33,26 +29,8 @@ def portal_url(site_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     Chromium's launch arguments and the built sample site (`site_dir`) come from conftest.py.
     """
-    data = tmp_path_factory.mktemp("e2e")
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "e2e-test-secret",
-            "DATABASE_URL": f"sqlite:///{data}/portal.db",
-            "SITE_DIR": str(site_dir),
-            "CATALOG_DIR": str(ROOT / "catalog"),
-            "MAIL_SENDER_THREAD": False,
-        }
-    )
-    init_db(app.extensions[context.ENGINE])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with live_portal(site_dir, tmp_path_factory.mktemp("e2e"), "e2e-test-secret") as (url, _):
+        yield url
 
 
 def test_report_an_incident_then_follow_it(page, portal_url):

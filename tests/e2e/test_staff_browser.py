@@ -9,7 +9,6 @@ chromium, with the staff session cookie marked Secure as in production.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,14 +17,12 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from flask import Flask
 from playwright.sync_api import expect
-from support import request_body
-from werkzeug.serving import make_server
+from support import live_portal, request_body
 
 from portal.cases import accounts, actions, services
-from portal.cases.db import init_db
 from portal.cases.schemas import InformationRequestSubmission
 from portal.cases.wording import local_moment
-from portal.web import context, create_app
+from portal.web import context
 
 pytestmark = pytest.mark.browser
 
@@ -38,26 +35,8 @@ def staff_portal(
     site_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Flask]]:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "e2e-staff-secret",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/portal.db",
-            "SITE_DIR": str(site_dir),
-            "CATALOG_DIR": str(ROOT / "catalog"),
-            "MAIL_SENDER_THREAD": False,
-        }
-    )
-    init_db(app.extensions[context.ENGINE])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions[context.ENGINE].dispose()
+    with live_portal(site_dir, tmp_path, "e2e-staff-secret") as served:
+        yield served
 
 
 def _seed(app: Flask) -> tuple[str, str]:
