@@ -74,3 +74,34 @@ def test_product_files_point_editors_at_the_schema() -> None:
     for path in (ROOT / "catalog" / "products").glob("*.yaml"):
         first = path.read_text().splitlines()[0]
         assert first == "# yaml-language-server: $schema=../schema/product.schema.json", path
+
+
+def test_every_command_is_listed_where_it_lives() -> None:
+    """The lazy command table names exactly the commands each module defines."""
+    import importlib
+
+    from portal.cli import COMMAND_MODULES
+
+    defined = {
+        command.name: module
+        for module in set(COMMAND_MODULES.values())
+        for command in importlib.import_module(f"portal.commands.{module}").COMMANDS
+    }
+    assert defined == COMMAND_MODULES
+
+
+def test_check_imports_no_web_stack() -> None:
+    """`portal check` starts fast: it loads neither Flask, SQLAlchemy nor MkDocs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from portal.cli import cli;"
+        "r = CliRunner().invoke(cli, ['check', '-q', 'catalog']);"
+        "assert r.exit_code == 0, r.output;"
+        "print(sorted({'flask', 'sqlalchemy', 'mkdocs'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
