@@ -103,21 +103,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.after_request(_security_headers)
 
-    from portal.web import api, site
+    from portal.web import api, public, site, staff
 
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     api.register_errors(app)
-    try:
-        from portal.web import public
-    except ModuleNotFoundError as err:
-        if err.name != "portal.web.public":
-            raise
-    else:
-        app.register_blueprint(public.bp)
-    from portal.web import staff  # the legal team's workspace and staff API
-
-    staff.init_app(app)
+    app.register_blueprint(public.bp)
+    staff.init_app(app)  # the legal team's workspace and the staff API
     site.register(app)
     return app
 

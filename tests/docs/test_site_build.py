@@ -21,7 +21,7 @@ Reader = Callable[[Path], Any]
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITE_URL = "http://127.0.0.1:8000/"
 # Served by the Flask app on the same origin, not by the static site.
-APP_ROUTES = ("/report-incident", "/request-information")
+APP_ROUTES = ("/report-incident", "/request-information", "/status")
 ROOT = Path(__file__).resolve().parents[2]
 
 
