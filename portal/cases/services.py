@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import actions, audit, notices
+from portal.cases import actions, audit, notices, writer
 from portal.cases.models import Case, Deadline, Message
 from portal.cases.references import is_reference
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
 from portal.cases.tokens import hash_token, new_token, token_matches
 from portal.cases.views import due_fields, submitter_view
 from portal.cases.wording import utc_iso
-from portal.cases.writer import AuditRow, CaseRow, DeadlineRow, write_batch
+from portal.cases.writer import REFERENCE_SLOT, AuditRow, CaseRow, DeadlineRow, Encoded, MailRow
 from portal.catalog import Catalog, Policy
 from portal.catalog.models import DeadlinePolicy
 from portal.deadlines import due_at
@@ -40,10 +40,12 @@ __all__ = [
     "Pending",
     "Receipt",
     "add_message",
+    "encode",
     "find_case",
     "prepare_incident",
     "prepare_information_request",
     "receipt_fields",
+    "receipt_of",
     "submit_incident",
     "submit_information_request",
     "submitter_view",
@@ -251,6 +253,30 @@ def _pending(
     return Pending(row, token, email, summary, policy.timezone, changes)
 
 
+def encode(pending: Pending, *, sqlite: bool) -> Encoded:
+    """A prepared submission as `writer.write_batch` takes it: mails composed, rows converted
+    for the driver (SQLite or not). Done before the write lock, in the request's thread."""
+    row = pending.row
+    # The mails name the reference, which only the write lock gives: compose them around
+    # a stand-in that the writer replaces.
+    unnumbered = dataclasses.replace(row, reference=REFERENCE_SLOT)
+    zone, now = pending.timezone, row.received_at
+    mails = [
+        MailRow(**notices.acknowledgement(unnumbered, pending.email, timezone=zone, now=now)),
+        MailRow(**notices.legal_team_notice(unnumbered, pending.summary, timezone=zone, now=now)),
+    ]
+    return writer.encode(
+        row, mails, AuditRow("submitter", "case-received", pending.changes), sqlite=sqlite
+    )
+
+
+def receipt_of(pending: Pending) -> Receipt:
+    """The receipt of a submission once written (its row has its reference)."""
+    if not pending.row.reference:
+        raise ValueError("the submission has not been written")
+    return Receipt(pending.row.reference, pending.token, pending.row)
+
+
 def write(session: Session, pending: Pending) -> Receipt:
     """Write a prepared submission in the session's transaction, without committing."""
     return write_many(session, [pending])[0]
@@ -259,24 +285,14 @@ def write(session: Session, pending: Pending) -> Receipt:
 def write_many(session: Session, pendings: list[Pending]) -> list[Receipt]:
     """Write prepared submissions in the session's transaction, in order, without committing.
 
-    Seven statements whatever the number of submissions (`portal.cases.writer`): this runs
-    inside the write lock, and with group commit (`portal.cases.committer`) a whole batch
-    shares it.
+    Seven statements whatever the number of submissions (`portal.cases.writer`).
     """
     if not pendings:
         return []
-    rows = [p.row for p in pendings]
-
-    def compose(row: CaseRow, pending: Pending) -> list[dict[str, Any]]:
-        now = row.received_at
-        return [
-            notices.acknowledgement(row, pending.email, timezone=pending.timezone, now=now),
-            notices.legal_team_notice(row, pending.summary, timezone=pending.timezone, now=now),
-        ]
-
-    audits = [AuditRow("submitter", "case-received", p.changes) for p in pendings]
-    write_batch(session, rows, audits, compose=lambda row, i: compose(row, pendings[i]))
-    return [Receipt(r.reference, p.token, r) for r, p in zip(rows, pendings, strict=True)]
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    writer.write_batch(connection, [encode(p, sqlite=sqlite) for p in pendings])
+    return [receipt_of(p) for p in pendings]
 
 
 def _commit(session: Session, pending: Pending) -> Receipt:

@@ -1,25 +1,43 @@
-"""The submission write path: a batch of prepared submissions in seven driver-level statements.
+"""The submission write path: a batch of submissions in seven driver-level statements.
 
-This is the one path every submission takes, inside the database's write lock, so it skips
-SQLAlchemy's statement machinery and talks to the driver's cursor directly: multi-row
-INSERTs, one upsert for the reference numbers and one for the audit chain's head, whatever
-the batch size. The tables and columns are those of `portal.cases.models` (the migrations
-test holds them equal); values are converted here exactly as the column types would
-(`UtcDateTime`: UTC, naive text on SQLite; `JSON`: `json.dumps`).
+Every submission takes this path inside the database's write lock (SQLite) or its counter
+and audit-head row locks (PostgreSQL), which only one transaction holds at a time. So the
+work is split in two:
+
+- `encode` (in the request's own thread, before any lock): every row as driver parameters,
+  instants and JSON already converted, mail texts composed, the audit event's bytes encoded.
+  What only the lock can tell, the reference, the case id and the place in the audit
+  chain, is left open.
+- `write_batch` (inside the lock): take the reference numbers, fill in the blanks, and send
+  multi-row INSERTs and one upsert for the numbers and one for the audit chain's head,
+  whatever the batch size, straight to the driver's cursor.
+
+Little Python runs under the lock: in a busy process the writing thread shares the GIL with
+every request thread, and each step it takes there keeps the lock held for longer.
+
+The tables and columns are those of `portal.cases.models` (the migrations test holds them
+equal); values are converted exactly as the column types would (`UtcDateTime`: UTC, naive
+text on SQLite; `JSON`: `json.dumps`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Sequence
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
-from portal.cases.audit import GENESIS_HASH, event_hash
+from portal.cases.audit import GENESIS_HASH, PreparedEvent
 from portal.cases.models import REFERENCE_PREFIXES
+
+# Mails are composed before the reference exists; this stands for it in their texts. A
+# random part, so that no text the portal writes can hold it by chance.
+REFERENCE_SLOT = f"\x00reference-{secrets.token_hex(8)}\x00"
 
 
 @dataclass
@@ -66,196 +84,217 @@ class AuditRow:
     changes: dict[str, Any]
 
 
-def write_batch(
-    session: Session,
-    cases: Sequence[CaseRow],
-    audits: Sequence[AuditRow],
-    *,
-    compose: Callable[[CaseRow, int], list[dict[str, Any]]],
-) -> None:
-    """Write `cases` with their deadlines, one audit event each, and the mails that
-    `compose(case, index)` writes once the case has its reference; in order, in the
-    session's transaction, without committing.
+@dataclass(frozen=True)
+class MailRow:
+    """An outbox mail whose subject and body may hold `REFERENCE_SLOT`."""
+
+    created_at: datetime
+    recipient: str
+    to_addr: str | None
+    subject: str
+    body: str
+
+
+@dataclass
+class Encoded:
+    """One submission as driver parameters, but for its reference, id and audit chain place."""
+
+    case: CaseRow
+    prefix: str
+    year: int
+    case_values: tuple[Any, ...]  # the `cases` columns after `reference`
+    deadline_values: list[tuple[Any, ...]]  # the `deadlines` columns after `case_id`
+    # Per mail: subject and body split at the reference, and the other columns.
+    mails: list[tuple[list[str], list[str], tuple[Any, ...]]]
+    event: PreparedEvent
+    event_values: tuple[Any, ...]  # at, actor, action, changes
+
+
+def encode(case: CaseRow, mails: Sequence[MailRow], audit: AuditRow, *, sqlite: bool) -> Encoded:
+    """Everything `write_batch` needs of a submission that does not depend on the lock."""
+    put = _Converter(sqlite)
+    received = put.instant(case.received_at)
+    return Encoded(
+        case=case,
+        prefix=REFERENCE_PREFIXES[case.kind],
+        year=case.received_at.astimezone(UTC).year,
+        case_values=(
+            case.kind,
+            case.status,
+            received,
+            received,
+            case.token_hash,
+            put.json(case.submission),
+            put.instant(case.next_due_at),
+        ),
+        deadline_values=[
+            (
+                d.name,
+                put.instant(d.trigger_at),
+                d.period,
+                d.rule,
+                d.timezone,
+                d.holidays,
+                put.instant(d.due_at),
+                put.instant(d.met_at),
+                d.paused,
+                None,
+            )
+            for d in case.deadlines
+        ],
+        mails=[
+            (
+                m.subject.split(REFERENCE_SLOT),
+                m.body.split(REFERENCE_SLOT),
+                (m.recipient, m.to_addr, put.instant(m.created_at)),
+            )
+            for m in mails
+        ],
+        event=PreparedEvent(
+            actor=audit.actor, at=case.received_at, action=audit.action, changes=audit.changes
+        ),
+        event_values=(received, audit.actor, audit.action, put.json(audit.changes)),
+    )
+
+
+def write_batch(connection: Connection, items: Sequence[Encoded]) -> list[CaseRow]:
+    """Write `items` (cases, their deadlines, mails and one audit event each) in order, in
+    the connection's transaction, without committing; return their cases, each with its
+    reference and id set.
     """
-    connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    put = _Converter(sqlite)
     try:
-        _take_references(cursor, put, cases)
-        rows = [
-            (
-                c.reference,
-                c.kind,
-                c.status,
-                put.instant(c.received_at),
-                put.instant(c.received_at),
-                c.token_hash,
-                put.json(c.submission),
-                put.instant(c.next_due_at),
-            )
-            for c in cases
-        ]
+        _take_references(cursor, sqlite, items)
         cursor.execute(
-            put.sql(
-                "INSERT INTO cases (reference, kind, status, received_at, updated_at, token_hash,"
-                " submission, next_due_at) VALUES " + _values(8, len(rows)) + " RETURNING id,"
-                " reference"
-            ),
-            [value for row in rows for value in row],
+            _sql("cases", len(items), sqlite),
+            [value for item in items for value in (item.case.reference, *item.case_values)],
         )
-        ids = {reference: case_id for case_id, reference in cursor.fetchall()}
-        deadlines: list[tuple[Any, ...]] = []
-        for case in cases:
-            case.id = ids[case.reference]
-            deadlines.extend(
-                (
-                    case.id,
-                    d.name,
-                    put.instant(d.trigger_at),
-                    d.period,
-                    d.rule,
-                    d.timezone,
-                    d.holidays,
-                    put.instant(d.due_at),
-                    put.instant(d.met_at),
-                    d.paused,
-                    None,
+        ids = dict(cursor.fetchall())
+        deadlines: list[Any] = []
+        mails: list[Any] = []
+        for item in items:
+            case = item.case
+            reference = case.reference
+            case.id = ids[reference]
+            for values in item.deadline_values:
+                deadlines.append(case.id)
+                deadlines.extend(values)
+            for subject, body, (recipient, to_addr, created) in item.mails:
+                mails.extend(
+                    (
+                        created,
+                        reference,
+                        recipient,
+                        to_addr,
+                        reference.join(subject),
+                        reference.join(body),
+                        0,
+                        created,
+                    )
                 )
-                for d in case.deadlines
-            )
         if deadlines:
-            cursor.execute(
-                put.sql(
-                    "INSERT INTO deadlines (case_id, name, trigger_at, period, rule, timezone,"
-                    " holidays, due_at, met_at, paused, paused_at) VALUES "
-                    + _values(11, len(deadlines))
-                ),
-                [value for row in deadlines for value in row],
-            )
-        _insert_mails(cursor, put, [compose(case, i) for i, case in enumerate(cases)], cases)
-        _append_audit(cursor, put, cases, audits)
+            cursor.execute(_sql("deadlines", len(deadlines) // 11, sqlite), deadlines)
+        if mails:
+            cursor.execute(_sql("outbox", len(mails) // 8, sqlite), mails)
+        _append_audit(cursor, sqlite, items)
     finally:
         cursor.close()
+    return [item.case for item in items]
 
 
-def _take_references(cursor: Any, put: _Converter, cases: Sequence[CaseRow]) -> None:
+def _take_references(cursor: Any, sqlite: bool, items: Sequence[Encoded]) -> None:
     groups: dict[tuple[str, int], list[CaseRow]] = {}
-    for case in cases:
-        groups.setdefault((case.kind, case.received_at.year), []).append(case)
+    for item in items:
+        groups.setdefault((item.prefix, item.year), []).append(item.case)
     # Counter rows are locked in one fixed order, so two batches can never deadlock.
-    for (kind, year), group in sorted(groups.items()):
-        prefix = REFERENCE_PREFIXES[kind]
-        cursor.execute(
-            put.sql(
-                "INSERT INTO reference_counters (prefix, year, last) VALUES (?, ?, ?)"
-                " ON CONFLICT (prefix, year) DO UPDATE"
-                " SET last = reference_counters.last + excluded.last RETURNING last"
-            ),
-            (prefix, year, len(group)),
-        )
+    for (prefix, year), group in sorted(groups.items()):
+        cursor.execute(_sql("counter", 1, sqlite), (prefix, year, len(group)))
         last = int(cursor.fetchone()[0])
         for number, case in enumerate(group, start=last - len(group) + 1):
             case.reference = f"{prefix}-{year:04d}-{number:06d}"
 
 
-def _insert_mails(
-    cursor: Any, put: _Converter, mails: list[list[dict[str, Any]]], cases: Sequence[CaseRow]
-) -> None:
-    rows = [
-        (
-            put.instant(m["created_at"]),
-            case.reference,
-            m["recipient"],
-            m["to_addr"],
-            m["subject"],
-            m["body"],
-            0,
-            put.instant(m["created_at"]),
-        )
-        for case, composed in zip(cases, mails, strict=True)
-        for m in composed
-    ]
-    if rows:
-        cursor.execute(
-            put.sql(
-                "INSERT INTO outbox (created_at, case_reference, recipient, to_addr, subject,"
-                " body, attempts, next_attempt_at) VALUES " + _values(8, len(rows))
-            ),
-            [value for row in rows for value in row],
-        )
-
-
-def _append_audit(
-    cursor: Any, put: _Converter, cases: Sequence[CaseRow], audits: Sequence[AuditRow]
-) -> None:
+def _append_audit(cursor: Any, sqlite: bool, items: Sequence[Encoded]) -> None:
     """The same chain as `audit.record_many`: one head upsert, one update, one insert."""
-    cursor.execute(
-        put.sql(
-            "INSERT INTO audit_head (id, seq, last_hash) VALUES (1, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET seq = audit_head.seq + excluded.seq"
-            " RETURNING seq, last_hash"
-        ),
-        (len(cases), GENESIS_HASH),
-    )
+    cursor.execute(_sql("audit_head", 1, sqlite), (len(items), GENESIS_HASH))
     last_seq, prev_hash = cursor.fetchone()
-    rows = []
-    for seq, (case, event) in enumerate(zip(cases, audits, strict=True), last_seq - len(cases) + 1):
-        digest = event_hash(
-            actor=event.actor,
-            at=case.received_at,
-            case_reference=case.reference,
-            action=event.action,
-            changes=event.changes,
-            prev_hash=prev_hash,
-        )
-        rows.append(
-            (
-                seq,
-                put.instant(case.received_at),
-                event.actor,
-                case.reference,
-                event.action,
-                put.json(event.changes),
-                prev_hash,
-                digest,
-            )
-        )
+    rows: list[Any] = []
+    for seq, item in enumerate(items, last_seq - len(items) + 1):
+        at, actor, action, changes = item.event_values
+        digest = item.event.hash(item.case.reference, prev_hash)
+        rows.extend((seq, at, actor, item.case.reference, action, changes, prev_hash, digest))
         prev_hash = digest
-    cursor.execute(put.sql("UPDATE audit_head SET last_hash = ? WHERE id = 1"), (prev_hash,))
-    cursor.execute(
-        put.sql(
-            "INSERT INTO audit_events (seq, at, actor, case_reference, action, changes,"
-            " prev_hash, hash) VALUES " + _values(8, len(rows))
-        ),
-        [value for row in rows for value in row],
-    )
+    cursor.execute(_sql("audit_head_hash", 1, sqlite), (prev_hash,))
+    cursor.execute(_sql("audit_events", len(items), sqlite), rows)
 
 
-def _values(columns: int, rows: int) -> str:
-    row = "(" + ", ".join("?" * columns) + ")"
-    return ", ".join([row] * rows)
+# The statements, with `?` for each value; `{rows}` repeats the row of values.
+_STATEMENTS: dict[str, str | tuple[str, str]] = {
+    "counter": (
+        "INSERT INTO reference_counters (prefix, year, last) VALUES (?, ?, ?)"
+        " ON CONFLICT (prefix, year) DO UPDATE"
+        " SET last = reference_counters.last + excluded.last RETURNING last"
+    ),
+    "cases": (
+        "INSERT INTO cases (reference, kind, status, received_at, updated_at, token_hash,"
+        " submission, next_due_at) VALUES {rows} RETURNING reference, id",
+        "(?, ?, ?, ?, ?, ?, ?{json}, ?)",
+    ),
+    "deadlines": (
+        "INSERT INTO deadlines (case_id, name, trigger_at, period, rule, timezone, holidays,"
+        " due_at, met_at, paused, paused_at) VALUES {rows}",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    "outbox": (
+        "INSERT INTO outbox (created_at, case_reference, recipient, to_addr, subject, body,"
+        " attempts, next_attempt_at) VALUES {rows}",
+        "(?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    "audit_head": (
+        "INSERT INTO audit_head (id, seq, last_hash) VALUES (1, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET seq = audit_head.seq + excluded.seq"
+        " RETURNING seq, last_hash"
+    ),
+    "audit_head_hash": "UPDATE audit_head SET last_hash = ? WHERE id = 1",
+    "audit_events": (
+        "INSERT INTO audit_events (seq, at, actor, case_reference, action, changes, prev_hash,"
+        " hash) VALUES {rows}",
+        "(?, ?, ?, ?, ?, ?{json}, ?, ?)",
+    ),
+}
+
+
+@functools.lru_cache(maxsize=512)
+def _sql(name: str, rows: int, sqlite: bool) -> str:
+    """Statement `name` for `rows` rows, in the driver's parameter style."""
+    template = _STATEMENTS[name]
+    if isinstance(template, tuple):
+        text, row = template
+        # PostgreSQL gets JSON as text, cast in the statement (see `_Converter.json`).
+        row = row.replace("{json}", "" if sqlite else "::json")
+        statement = text.replace("{rows}", ", ".join([row] * rows))
+    else:
+        statement = template
+    return statement if sqlite else statement.replace("?", "%s")
 
 
 class _Converter:
-    """Parameters and placeholders as each driver wants them."""
+    """Values as each driver wants them, as SQLAlchemy's column types would convert them."""
 
     def __init__(self, sqlite: bool) -> None:
         self.sqlite = sqlite
-        if not sqlite:
-            from psycopg.types.json import Json
-
-            self._json = Json
-
-    def sql(self, text: str) -> str:
-        return text if self.sqlite else text.replace("?", "%s")
 
     def instant(self, value: datetime | None) -> Any:
         if value is None:
             return None
         utc = value.astimezone(UTC)
-        # SQLAlchemy's SQLite DATETIME text format, so the ORM reads these rows back.
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc
+        if not self.sqlite:
+            return utc
+        # SQLAlchemy's SQLite DATETIME text, `2026-11-26 09:30:00.000000`, so the ORM reads
+        # these rows back (`isoformat` writes it in half the time `strftime` takes).
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
-    def json(self, value: Any) -> Any:
-        return json.dumps(value) if self.sqlite else self._json(value)
+    def json(self, value: Any) -> str:
+        # As SQLAlchemy's JSON type writes it; PostgreSQL casts the text (`::json`).
+        return json.dumps(value)

@@ -25,7 +25,7 @@ from portal.cases.db import (
     make_sessionmaker,
     upgrade,
 )
-from portal.cases.services import write_many
+from portal.cases.writer import write_batch
 from portal.catalog import load_catalog
 from portal.mail import Mailer, backend_from_config
 from portal.web import context, ratelimit
@@ -89,7 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[context.SESSIONS] = sessions
     app.extensions[context.READ_SESSIONS] = make_read_sessionmaker(engine)
     if app.config["GROUP_COMMIT"]:
-        app.extensions[context.COMMITTER] = GroupCommitter(sessions, write_many)
+        app.extensions[context.COMMITTER] = GroupCommitter(engine.connect, write_batch)
     if app.config["MAIL_SENDER_THREAD"]:
         app.extensions[context.MAILER] = Mailer(
             sessions,

@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.cases import services
 from portal.cases.committer import GroupCommitter
 from portal.cases.services import Pending, Receipt
+from portal.cases.writer import CaseRow, Encoded, write_batch
 from portal.catalog import Catalog
 
 CATALOG = "portal.catalog"
@@ -64,16 +66,14 @@ def wake_mailer() -> None:
 
 def submit(pending: Pending) -> Receipt:
     """Write and commit a prepared submission; return its receipt once it is durable."""
-    committer: GroupCommitter[Pending, Receipt] | None = current_app.extensions.get(COMMITTER)
+    engine: Engine = current_app.extensions[ENGINE]
+    item = services.encode(pending, sqlite=engine.dialect.name == "sqlite")
+    committer: GroupCommitter[Encoded, CaseRow] | None = current_app.extensions.get(COMMITTER)
     if committer is not None:
-        receipt = committer.run(pending)
+        committer.run(item)
     else:
-        with new_session() as session:
-            try:
-                receipt = services.write(session, pending)
-                session.commit()
-            except Exception:
-                session.rollback()
-                raise
+        with engine.begin() as connection:
+            write_batch(connection, [item])
+    receipt = services.receipt_of(pending)
     services.log_received(receipt)
     return receipt

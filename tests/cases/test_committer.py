@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, func, select
 from support import incident_body, request_body
 
 from portal.cases import services
@@ -17,6 +16,7 @@ from portal.cases.committer import GroupCommitter
 from portal.cases.db import make_sessionmaker
 from portal.cases.models import Case, OutboxMail
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
+from portal.cases.writer import CaseRow, Encoded, write_batch
 from portal.catalog import Catalog
 
 NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
@@ -35,19 +35,22 @@ def test_concurrent_submissions_share_commits(engine: Engine, catalog: Catalog) 
     sessions = make_sessionmaker(engine)
     batches: list[int] = []
 
-    def write(session: Session, items: list[services.Pending]) -> list[services.Receipt]:
+    def write(connection: Connection, items: list[Encoded]) -> list[CaseRow]:
         batches.append(len(items))
-        return services.write_many(session, items)
+        return write_batch(connection, items)
 
-    committer: GroupCommitter[services.Pending, services.Receipt] = GroupCommitter(sessions, write)
+    committer: GroupCommitter[Encoded, CaseRow] = GroupCommitter(engine.connect, write)
+    sqlite = engine.dialect.name == "sqlite"
     receipts: list[services.Receipt] = []
     lock = threading.Lock()
 
     def work(offset: int) -> None:
         for n in range(15):
-            receipt = committer.run(_prepared(catalog, offset + n))
+            pending = _prepared(catalog, offset + n)
+            row = committer.run(services.encode(pending, sqlite=sqlite))
+            assert row is pending.row and row.reference and row.id
             with lock:
-                receipts.append(receipt)
+                receipts.append(services.receipt_of(pending))
 
     threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
     for thread in threads:
@@ -73,16 +76,15 @@ def test_concurrent_submissions_share_commits(engine: Engine, catalog: Catalog) 
 
 
 def test_a_failing_item_does_not_sink_its_batch(engine: Engine, catalog: Catalog) -> None:
-    sessions = make_sessionmaker(engine)
     gate = threading.Event()
 
-    def write(session: Session, items: list[Any]) -> list[str]:
+    def write(connection: Connection, items: list[Any]) -> list[str]:
         gate.wait(5)  # let the whole batch queue up behind the first item
         if any(item == "bad" for item in items):
             raise ValueError("bad item")
         return [f"ok {item}" for item in items]
 
-    committer: GroupCommitter[Any, str] = GroupCommitter(sessions, write)
+    committer: GroupCommitter[Any, str] = GroupCommitter(engine.connect, write)
     results: dict[str, Any] = {}
 
     def run(item: str) -> None:

@@ -1,0 +1,60 @@
+"""The write path's pieces computed before the write lock equal what they stand for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.cases.audit import PreparedEvent, event_hash
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+# Hypothesis bounds wall times (naive), then attaches the time zone.
+_FIRST, _LAST = datetime(2000, 1, 1), datetime(2100, 1, 1)  # noqa: DTZ001
+instants = st.datetimes(min_value=_FIRST, max_value=_LAST, timezones=st.just(UTC))
+
+
+@given(
+    actor=st.text(),
+    action=st.text(),
+    at=instants,
+    changes=st.dictionaries(st.text(max_size=10), json_values, max_size=4),
+    reference=st.text(),
+    prev_hash=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+)
+def test_a_prepared_event_hashes_as_event_hash(
+    actor: str, action: str, at: datetime, changes: dict[str, Any], reference: str, prev_hash: str
+) -> None:
+    prepared = PreparedEvent(actor=actor, at=at, action=action, changes=changes)
+    assert prepared.hash(reference, prev_hash) == event_hash(
+        actor=actor,
+        at=at,
+        case_reference=reference,
+        action=action,
+        changes=changes,
+        prev_hash=prev_hash,
+    )
+
+
+def test_a_prepared_event_keeps_the_instant_in_utc() -> None:
+    paris = datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    prepared = PreparedEvent(actor="a", at=paris, action="b", changes={})
+    expected = event_hash(
+        actor="a", at=paris, case_reference="INC-2026-000001", action="b", changes={}, prev_hash="0"
+    )
+    assert prepared.hash("INC-2026-000001", "0") == expected
+
+
+def test_fields_holding_a_slot_marker_are_refused() -> None:
+    with pytest.raises(ValueError, match="markers"):
+        PreparedEvent(actor="\x00case\x00", at=datetime.now(UTC), action="b", changes={})
