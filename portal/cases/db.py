@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 import sqlite3
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -83,44 +83,45 @@ class _WriterLockConnection(sqlite3.Connection):
 
     SQLite lets one writer in at a time and makes the others poll with growing sleeps (up
     to 100 ms each) while the lock is busy: under concurrent submissions from several
-    processes, a writer can sleep through many free moments. Waiting on a lock file instead,
-    checked every 2 ms at most, lets the next writer in almost as soon as the lock is free.
-    The lock is taken when a transaction begins and given back right after its commit or
-    rollback.
+    processes, a writer can sleep through many free moments, while the process that just
+    committed takes the lock again at once. Writers here wait on a lock file instead, in
+    the kernel (`flock`, without the GIL), which wakes them as soon as it is free. The lock
+    is taken when a transaction begins and given back right after its commit or rollback.
+
+    A thread that already holds the lock through another connection would wait on itself
+    forever: it fails at once instead, as SQLite would after its busy timeout.
     """
 
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        path = os.fspath(database)
-        self._writer_lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_path = f"{os.fspath(database)}-writer.lock"
+        self._writer_lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         self._writer_locked = False
+        self._holder: set[str] = set()
 
     def lock_writer(self) -> None:
-        """Take the writer lock, checking every 0.1 to 2 ms, for at most the busy timeout.
-
-        Not a blocking `flock`: a thread that already holds the lock through another
-        connection would then wait forever; this way it fails like SQLite would.
-        """
+        """Take the writer lock, waiting as long as another writer holds it."""
         if self._writer_locked:
             return
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        pause = 0.0001
-        while True:
-            try:
-                fcntl.flock(self._writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
-            else:
-                self._writer_locked = True
-                return
+        holding: set[str] = getattr(_this_thread, "writer_locks", set())
+        if self._lock_path in holding:
+            raise sqlite3.OperationalError(
+                "database is locked: this thread is already writing through another connection"
+            )
+        try:
+            fcntl.flock(self._writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
+        self._writer_locked = True
+        holding.add(self._lock_path)
+        _this_thread.writer_locks = holding
+        self._holder = holding
 
     def _unlock_writer(self) -> None:
         if self._writer_locked:
             fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
             self._writer_locked = False
+            self._holder.discard(self._lock_path)
 
     def commit(self) -> None:
         try:
@@ -154,6 +155,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
+
+# The writer lock files each thread holds (`_WriterLockConnection`).
+_this_thread = threading.local()
 
 READ_ONLY = "portal_read_only"
 
