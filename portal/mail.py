@@ -124,11 +124,31 @@ def send_pending(
 
 
 def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> list[Any]:
-    """Mark up to `batch` due mails as ours for `CLAIM_FOR` and return them (Core rows)."""
+    """Mark up to `batch` due mails as ours for `CLAIM_FOR` and return them (Core rows).
+
+    One statement, the queue's usual `UPDATE ... WHERE id IN (SELECT ... LIMIT n)`: on
+    SQLite the write lock every submission waits for is held for it alone; on PostgreSQL
+    rows another process is claiming are skipped, not waited for.
+    """
     outbox = table_of(OutboxMail)
+    due = (
+        select(outbox.c.id)
+        .where(
+            outbox.c.sent_at.is_(None),
+            outbox.c.next_attempt_at <= now,
+            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+        )
+        .order_by(outbox.c.id)
+        .limit(batch)
+    )
     with sessions() as session:
-        query = (
-            select(
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + CLAIM_FOR)
+            .returning(
                 outbox.c.id,
                 outbox.c.case_reference,
                 outbox.c.recipient,
@@ -137,25 +157,10 @@ def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> lis
                 outbox.c.body,
                 outbox.c.attempts,
             )
-            .where(
-                outbox.c.sent_at.is_(None),
-                outbox.c.next_attempt_at <= now,
-                or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-            )
-            .order_by(outbox.c.id)
-            .limit(batch)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        mails = list(session.execute(query))
-        if mails:
-            session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([m.id for m in mails]))
-                .values(claimed_until=now + CLAIM_FOR)
-            )
+        mails = list(session.execute(claim))
         session.commit()
-        return mails
+    return sorted(mails, key=lambda mail: mail.id)
 
 
 def _record(
@@ -166,20 +171,19 @@ def _record(
     *,
     now: datetime,
 ) -> None:
+    outbox = table_of(OutboxMail)
     with sessions() as session:
         if sent:
             session.execute(
-                update(OutboxMail)
-                .where(OutboxMail.id.in_(sent))
-                .values(sent_at=now, claimed_until=None)
+                update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now, claimed_until=None)
             )
         for mail in claimed:
             if mail.id in failed:
                 attempts = mail.attempts + 1
                 delay = min(timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
                 session.execute(
-                    update(OutboxMail)
-                    .where(OutboxMail.id == mail.id)
+                    update(outbox)
+                    .where(outbox.c.id == mail.id)
                     .values(
                         attempts=attempts,
                         next_attempt_at=now + delay,
