@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask.globals import request_ctx
 from flask_limiter import Limiter, RequestLimit, RouteLimit
+from flask_limiter._limits import RuntimeLimit
 from limits.storage import MemoryStorage
 
 SCHEME = "portal-memory"
@@ -31,6 +32,8 @@ SCHEME = "portal-memory"
 LIMITED_METHODS = frozenset({"POST"})
 # Seconds between two sweeps of the expired keys.
 SWEEP_INTERVAL = 1.0
+# Where each app keeps the limits of its views (`PortalLimiter`).
+_LIMITS_CACHE = "portal.rate_limits"
 
 
 class ThreadSafeMemoryStorage(MemoryStorage):
@@ -81,7 +84,8 @@ def storage_uri(configured: str) -> str:
 
 
 class PortalLimiter(Limiter):
-    """Flask-Limiter, doing nothing on the requests that no limit of the portal concerns.
+    """Flask-Limiter, doing nothing on the requests that no limit of the portal concerns,
+    and working out which limits a view has once per app rather than on every request.
 
     Every limit of the portal is on POSTs (`LIMITED_METHODS`: the submissions, the follow-up
     messages, the forms' posts and the staff sign-in; `limit` refuses any other). Flask-Limiter
@@ -114,6 +118,34 @@ class PortalLimiter(Limiter):
         if request.method not in LIMITED_METHODS and not self._every_request:
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+    def _Limiter__filter_limits(  # noqa: N802
+        self,
+        endpoint: str | None,
+        blueprint: str | None,
+        callable_name: str | None,
+        in_middleware: bool = False,
+    ) -> list[RuntimeLimit]:
+        """The limits of a view, worked out once per app and view rather than per request.
+
+        Which limits apply to a view depends only on how the app was set up, since every
+        limit of the portal is per view (no default, application or meta limit) and reads its
+        value from the configuration; the keys are still taken per request when the limits are
+        evaluated. Flask-Limiter's own resolution costs more than the counting itself; while
+        the storage is down (its in-memory fallback), it decides as before.
+        """
+        uncached = Limiter._Limiter__filter_limits  # type: ignore[attr-defined]
+        if self._every_request or self._storage_dead:
+            return uncached(self, endpoint, blueprint, callable_name, in_middleware)  # type: ignore[no-any-return]
+        cache: dict[tuple[Any, ...], list[RuntimeLimit]] = current_app.extensions.setdefault(
+            _LIMITS_CACHE, {}
+        )
+        key = (endpoint, blueprint, callable_name, in_middleware)
+        limits = cache.get(key)
+        if limits is None:
+            limits = uncached(self, endpoint, blueprint, callable_name, in_middleware)
+            cache[key] = limits
+        return list(limits)
 
     @property
     def current_limit(self) -> RequestLimit | None:
