@@ -18,6 +18,7 @@ COMMAND_MODULES = {
     "render": "site",
     "export": "site",
     "serve": "cases",
+    "send-mail": "cases",
     "db": "cases",
     "staff": "staff",
     "remind": "staff",

@@ -30,6 +30,7 @@ from portal.cases.notices import LEGAL_TEAM
 log = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(minutes=5)
+BATCH = 100  # mails claimed at once
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -97,7 +98,7 @@ def send_pending(
     mail_from: str,
     legal_team: str,
     now: datetime,
-    batch: int = 100,
+    batch: int = BATCH,
 ) -> SendReport:
     """Send one batch of due outbox mail; return how many went out and how many failed."""
     claimed = _claim(sessions, now=now, batch=batch)
@@ -195,10 +196,12 @@ def _record(
 
 
 class Mailer:
-    """One background thread per process that drains the outbox when woken or every `interval`.
+    """Drains the outbox when woken and every `interval` seconds in any case.
 
-    Waking is debounced by `settle` seconds so that a burst of submissions is sent in one
-    batch: two short transactions per batch, not per mail.
+    Either in a thread of an app process (`wake` starts it; each submission wakes it) or, as
+    `portal serve` does, in the main thread of a process of its own (`run`, polling every
+    `interval` seconds). Waking is debounced by `settle` seconds so that a burst of
+    submissions is sent in one batch: two short transactions per batch, not per mail.
     """
 
     def __init__(
@@ -228,17 +231,19 @@ class Mailer:
         """Start the thread if needed (after a fork, too) and ask it to send soon."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="portal-mailer", daemon=True)
+                self._thread = threading.Thread(target=self.run, name="portal-mailer", daemon=True)
                 self._thread.start()
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Ask the loop to end after the batch it is sending; wait for its thread, if any."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Send due mail until `stop`: when woken (after `settle`) or every `interval`."""
         while not self._stop.is_set():
             self._wake.wait(self._interval)
             if self._stop.is_set():
@@ -246,15 +251,23 @@ class Mailer:
             self._stop.wait(self._settle)
             self._wake.clear()
             try:
-                while True:
-                    report = send_pending(
-                        self._sessions,
-                        self._backend,
-                        mail_from=self._mail_from,
-                        legal_team=self._legal_team,
-                        now=self._clock(),
-                    )
-                    if report.sent + report.failed < 100 or report.failed:
-                        break
+                self.send_due()
             except Exception:  # the edge of a thread: keep sending later whatever happened
                 log.exception("Mail sender failed; will retry")
+
+    def send_due(self) -> tuple[int, int]:
+        """Send batches until none is full or one has a failure; return (sent, failed)."""
+        sent = failed = 0
+        while not self._stop.is_set():
+            report = send_pending(
+                self._sessions,
+                self._backend,
+                mail_from=self._mail_from,
+                legal_team=self._legal_team,
+                now=self._clock(),
+            )
+            sent += report.sent
+            failed += report.failed
+            if report.sent + report.failed < BATCH or report.failed:
+                break
+        return sent, failed

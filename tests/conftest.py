@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine
-from support import make_test_app
+from support import Inbox, make_test_app, smtp_server
 
 from portal.cases.db import init_db, make_engine
 from portal.catalog import Catalog, load_catalog
@@ -120,3 +120,10 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: its inbox and port."""
+    with smtp_server() as server:
+        yield server

@@ -8,7 +8,7 @@ from pathlib import Path
 PORTAL = Path(__file__).parent.parent / "portal"
 
 # Area -> the areas of `portal` it may import (its own included). `commands` and `cli` sit on
-# top and may import anything; nothing imports `cli`.
+# top and may import anything; nothing imports `cli` but `__main__` (`python -m portal`).
 ALLOWED = {
     "catalog": {"catalog"},
     "deadlines": set(),
@@ -17,6 +17,7 @@ ALLOWED = {
     "mail": {"cases", "catalog"},
     "migrations": {"cases"},
     "testing": set(),
+    "sidecar": set(),
     "web": {"web", "cases", "catalog", "mail"},
 }
 
@@ -45,7 +46,7 @@ def test_areas_import_only_what_the_architecture_allows() -> None:
     for path in sorted(PORTAL.rglob("*.py")):
         area = _area(path)
         imported = _imported_areas(path) - {"__init__"}
-        if "cli" in imported:
+        if "cli" in imported and area != "__main__":
             broken.append(f"{path.relative_to(PORTAL)} imports portal.cli")
         if area in ALLOWED:
             extra = imported - ALLOWED[area]
@@ -57,4 +58,4 @@ def test_areas_import_only_what_the_architecture_allows() -> None:
 def test_every_area_is_known() -> None:
     """A new top-level module must say where it sits, here."""
     areas = {_area(p) for p in PORTAL.rglob("*.py")} - {"__init__"}
-    assert areas <= set(ALLOWED) | {"commands", "cli"}, areas - set(ALLOWED)
+    assert areas <= set(ALLOWED) | {"commands", "cli", "__main__"}, areas - set(ALLOWED)

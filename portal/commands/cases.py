@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,21 +52,16 @@ def db_upgrade(url: str | None) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the built site, the forms and the API through gunicorn.
+    """Serve the built site, the forms and the API through gunicorn, and send their mail.
 
     An embedded SQLite database is brought to the latest migration first; PostgreSQL is
-    migrated explicitly with `portal db upgrade`.
+    migrated explicitly with `portal db upgrade`. One mail sender runs beside the workers
+    (`portal send-mail --watch`, at a lower CPU priority), instead of one per worker.
     """
+    from portal.sidecar import Sidecar
     from portal.web import create_app
 
-    # The portal's own log lines (ids and state changes, never form contents) on stderr,
-    # beside gunicorn's.
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
-    )
-    logging.getLogger("portal").addHandler(handler)
-    logging.getLogger("portal").setLevel(logging.INFO)
+    _log_to_stderr()
     app = create_app()
     url = str(app.config["DATABASE_URL"])
     if is_sqlite(url):
@@ -71,8 +71,99 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         finally:
             engine.dispose()
     app.extensions["portal.engine"].dispose()
+    # The workers leave the outbox to the sender process.
+    os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
+    sender = Sidecar(
+        "mail sender",
+        [sys.executable, "-m", "portal", "send-mail", "--watch", "--nice", str(SENDER_NICENESS)],
+    )
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
-    Gunicorn(host, port, workers, threads).run()
+    sender.start()
+    try:
+        Gunicorn(host, port, workers, threads).run()
+    finally:
+        sender.stop()
+
+
+# How much lower the mail sender's CPU priority is than the workers' (0-19).
+SENDER_NICENESS = 10
+
+
+@click.command("send-mail")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running, looking at the outbox every --interval seconds, until stopped.",
+)
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between two looks at the outbox, with --watch.",
+)
+@click.option(
+    "--nice",
+    "niceness",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Run at a CPU priority lower by this much.",
+)
+def send_mail(watch: bool, interval: float, niceness: int) -> None:
+    """Send the mail waiting in the outbox: acknowledgements, notices, reminders.
+
+    Without --watch, send what is due and exit (from cron, say); a mail the server refused
+    is tried again on a later run, 1, 2, 4 ... minutes later. `portal serve` runs it with
+    --watch beside its workers.
+    """
+    from portal.mail import Mailer, backend_from_config
+    from portal.web import create_app
+
+    if niceness:
+        os.nice(niceness)
+    _log_to_stderr()
+    app = create_app()
+    mailer = Mailer(
+        app.extensions["portal.sessions"],
+        backend_from_config(app.config),
+        mail_from=app.config["MAIL_FROM"],
+        legal_team=app.config["LEGAL_TEAM_EMAIL"],
+        interval=interval if watch else 0.0,
+        settle=0.0,
+    )
+    if not watch:
+        sent, failed = mailer.send_due()
+        click.echo(f"{sent} mails sent" + (f", {failed} to retry later." if failed else "."))
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: mailer.stop(0))
+    _stop_with_parent(mailer)
+    logging.getLogger("portal").info("Sending mail from the outbox every %.1f s", interval)
+    mailer.run()
+
+
+def _stop_with_parent(mailer: Any) -> None:
+    """End the loop when the process that started this one is gone (killed, say)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        mailer.stop(0)
+
+    threading.Thread(target=watch, name="parent watcher", daemon=True).start()
+
+
+def _log_to_stderr() -> None:
+    """The portal's own log lines (ids and state changes, never form contents) on stderr,
+    beside gunicorn's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    )
+    logging.getLogger("portal").addHandler(handler)
+    logging.getLogger("portal").setLevel(logging.INFO)
 
 
 class Gunicorn:
@@ -109,6 +200,7 @@ class Gunicorn:
                     "accesslog": None,
                     "errorlog": "-",
                     "loglevel": "info",
+                    "post_worker_init": _freeze_startup_objects,
                 }
                 # gunicorn 24+ opens a control socket in $HOME; the portal has no use for it,
                 # and two portals on one machine would fight over it.
@@ -135,4 +227,12 @@ class Gunicorn:
         self.application.run()
 
 
-COMMANDS = (serve, db)
+def _freeze_startup_objects(worker: Any) -> None:
+    """Keep what the app built at start-up (the catalog, the models, the templates) out of the
+    garbage collector's full passes: with it, one pass stalled every thread of a worker for
+    about 120 ms under load."""
+    gc.collect()
+    gc.freeze()
+
+
+COMMANDS = (serve, send_mail, db)

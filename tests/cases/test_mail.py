@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
-from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
-from support import incident_body
+from support import Inbox, free_port, incident_body
 
 from portal.cases import services
 from portal.cases.db import make_sessionmaker
@@ -22,32 +15,6 @@ from portal.catalog import Catalog
 from portal.mail import SmtpBackend, send_pending
 
 NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def _submit(engine: Engine, catalog: Catalog) -> str:
@@ -60,7 +27,7 @@ def _submit(engine: Engine, catalog: Catalog) -> str:
 
 
 def test_acknowledgement_and_legal_notice_are_sent_once(
-    engine: Engine, catalog: Catalog, smtp: tuple[_Inbox, int]
+    engine: Engine, catalog: Catalog, smtp: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp
     token = _submit(engine, catalog)
@@ -81,13 +48,13 @@ def test_acknowledgement_and_legal_notice_are_sent_once(
 
 
 def test_mail_server_outage_loses_nothing(
-    engine: Engine, catalog: Catalog, smtp: tuple[_Inbox, int]
+    engine: Engine, catalog: Catalog, smtp: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp
     _submit(engine, catalog)
     sessions = make_sessionmaker(engine)
     options = {"mail_from": "portal@example.org", "legal_team": "legal@example.org"}
-    down = SmtpBackend("127.0.0.1", _free_port(), timeout=2)
+    down = SmtpBackend("127.0.0.1", free_port(), timeout=2)
     report = send_pending(sessions, down, now=NOW, **options)
     assert (report.sent, report.failed) == (0, 2)
     with sessions() as session:

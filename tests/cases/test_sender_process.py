@@ -1,0 +1,149 @@
+"""The mail sender as `portal serve` runs it: one process beside the workers, restarted if it
+dies, stopped with the server; and `portal send-mail` on its own. Real SMTP (aiosmtpd)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import CATALOG_DIR, Inbox, free_port, incident_body, live_portal
+
+pytestmark = pytest.mark.slow
+
+PORTAL = str(Path(sys.executable).with_name("portal"))
+
+
+def _env(tmp_path: Path, smtp_port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
+        "PORTAL_SITE_DIR": str(tmp_path / "site"),
+        "PORTAL_SECRET_KEY": "sender test",
+        "PORTAL_MAIL_BACKEND": "smtp",
+        "PORTAL_SMTP_HOST": "127.0.0.1",
+        "PORTAL_SMTP_PORT": str(smtp_port),
+        "PORTAL_LEGAL_TEAM_EMAIL": "legal@example.org",
+    }
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {seconds:.0f} s for {what}")
+        time.sleep(0.1)
+
+
+def _submit(port: int) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = json.dumps(incident_body()).encode()
+    connection.request(
+        "POST", "/api/v1/incidents", body=body, headers={"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == 201, answer
+    reference: str = answer["reference"]
+    return reference
+
+
+def _up(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/api/v1/health")
+        ok = connection.getresponse().status == 200
+        connection.close()
+        return ok
+    except OSError:
+        return False
+
+
+def _senders(parent: int) -> list[int]:
+    """The `send-mail` processes whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == parent and b"send-mail" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PORTAL, "serve", "--port", str(port), "--workers", "2"],
+        env=_env(tmp_path, smtp[1]),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: _up(port), 30, "portal serve to answer")
+        yield process, port
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def test_one_sender_beside_the_workers_sends_restarts_and_stops(
+    server: tuple[subprocess.Popen[bytes], int],
+    smtp: tuple[Inbox, int],
+) -> None:
+    process, port = server
+    inbox, _ = smtp
+    first = _submit(port)
+    _wait_for(lambda: len(inbox.messages) == 2, 15, "the first two mails")
+    assert all(first in m["Subject"] for m in inbox.messages)
+    assert sorted(m["To"] for m in inbox.messages) == ["ada@example.com", "legal@example.org"]
+    (sender,) = _senders(process.pid)
+
+    os.kill(sender, signal.SIGKILL)  # the server starts another
+    second = _submit(port)
+    _wait_for(lambda: len(inbox.messages) == 4, 30, "the sender to come back and send")
+    assert all(second in m["Subject"] for m in inbox.messages[2:])
+    (restarted,) = _senders(process.pid)
+    assert restarted != sender
+
+    process.terminate()  # SIGTERM to the server alone: the sender stops with it
+    process.wait(20)
+    _wait_for(lambda: not Path(f"/proc/{restarted}").exists(), 15, "the sender to stop")
+
+
+def test_send_mail_sends_what_the_outbox_holds_and_exits(
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, smtp_port = smtp
+    with live_portal(tmp_path / "site", tmp_path, "sender test") as (url, _):
+        reference = _submit(int(url.rpartition(":")[2]))  # the app alone: nobody sends
+    assert inbox.messages == []
+    env = _env(tmp_path, smtp_port)
+    send = [PORTAL, "send-mail"]
+    done = subprocess.run(send, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2 mails sent."
+    assert all(reference in m["Subject"] for m in inbox.messages)
+    again = subprocess.run(send, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.stdout.strip() == "0 mails sent."
