@@ -22,6 +22,7 @@ text on SQLite; `JSON`: `json.dumps`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import secrets
@@ -161,72 +162,99 @@ def write_batch(connection: Connection, items: Sequence[Encoded]) -> list[CaseRo
     """Write `items` (cases, their deadlines, mails and one audit event each) in order, in
     the connection's transaction, without committing; return their cases, each with its
     reference and id set.
+
+    First the statements that lock (the reference counters, then the audit chain's head, in
+    that order for every writer, so none can deadlock), then everything else, computed from
+    their answers. On PostgreSQL the statements go out in a pipeline: one round trip for the
+    locks, one for the rest, where a statement at a time would take seven.
     """
     sqlite = connection.dialect.name == "sqlite"
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        _take_references(cursor, sqlite, items)
-        cursor.execute(
-            _sql("cases", len(items), sqlite),
-            [value for item in items for value in (item.case.reference, *item.case_values)],
-        )
-        ids = dict(cursor.fetchall())
-        deadlines: list[Any] = []
-        mails: list[Any] = []
-        for item in items:
-            case = item.case
-            reference = case.reference
-            case.id = ids[reference]
-            for values in item.deadline_values:
-                deadlines.append(case.id)
-                deadlines.extend(values)
-            for subject, body, (recipient, to_addr, created) in item.mails:
-                mails.extend(
-                    (
-                        created,
-                        reference,
-                        recipient,
-                        to_addr,
-                        reference.join(subject),
-                        reference.join(body),
-                        0,
-                        created,
-                    )
-                )
-        if deadlines:
-            cursor.execute(_sql("deadlines", len(deadlines) // 11, sqlite), deadlines)
-        if mails:
-            cursor.execute(_sql("outbox", len(mails) // 8, sqlite), mails)
-        _append_audit(cursor, sqlite, items)
-    finally:
-        cursor.close()
+    driver: Any = connection.connection.dbapi_connection
+    if sqlite:
+        pipeline: Any = contextlib.nullcontext()
+        new_cursor = driver.cursor
+    else:
+        from psycopg import RawCursor
+
+        pipeline = driver.pipeline()
+        new_cursor = functools.partial(RawCursor, driver)
+    with pipeline:
+        cursors: list[Any] = []
+        try:
+            groups: dict[tuple[str, int], list[CaseRow]] = {}
+            for item in items:
+                groups.setdefault((item.prefix, item.year), []).append(item.case)
+            counters = sorted(groups.items())
+            for (prefix, year), group in counters:
+                cursors.append(new_cursor())
+                cursors[-1].execute(_sql("counter", 1, sqlite), (prefix, year, len(group)))
+            cursors.append(new_cursor())
+            cursors[-1].execute(_sql("audit_head", 1, sqlite), (len(items), GENESIS_HASH))
+            for cursor, ((prefix, year), group) in zip(cursors, counters, strict=False):
+                last = int(cursor.fetchone()[0])
+                for number, case in enumerate(group, start=last - len(group) + 1):
+                    case.reference = f"{prefix}-{year:04d}-{number:06d}"
+            last_seq, prev_hash = cursors[-1].fetchone()
+            cases = new_cursor()
+            cursors.append(cases)
+            cases.execute(
+                _sql("cases", len(items), sqlite),
+                [value for item in items for value in (item.case.reference, *item.case_values)],
+            )
+            rest = new_cursor()
+            cursors.append(rest)
+            deadlines, mails = _dependent_rows(items)
+            if deadlines:
+                rest.execute(_sql("deadlines", len(deadlines) // 12, sqlite), deadlines)
+            if mails:
+                rest.execute(_sql("outbox", len(mails) // 8, sqlite), mails)
+            events, last_hash = _audit_rows(items, last_seq, prev_hash)
+            rest.execute(_sql("audit_head_hash", 1, sqlite), (last_hash,))
+            rest.execute(_sql("audit_events", len(items), sqlite), events)
+            ids = dict(cases.fetchall())
+            for item in items:
+                item.case.id = ids[item.case.reference]
+        finally:
+            for cursor in cursors:
+                cursor.close()
     return [item.case for item in items]
 
 
-def _take_references(cursor: Any, sqlite: bool, items: Sequence[Encoded]) -> None:
-    groups: dict[tuple[str, int], list[CaseRow]] = {}
+def _dependent_rows(items: Sequence[Encoded]) -> tuple[list[Any], list[Any]]:
+    """The deadlines (found by their case's reference) and mails, once references are known."""
+    deadlines: list[Any] = []
+    mails: list[Any] = []
     for item in items:
-        groups.setdefault((item.prefix, item.year), []).append(item.case)
-    # Counter rows are locked in one fixed order, so two batches can never deadlock.
-    for (prefix, year), group in sorted(groups.items()):
-        cursor.execute(_sql("counter", 1, sqlite), (prefix, year, len(group)))
-        last = int(cursor.fetchone()[0])
-        for number, case in enumerate(group, start=last - len(group) + 1):
-            case.reference = f"{prefix}-{year:04d}-{number:06d}"
+        reference = item.case.reference
+        for values in item.deadline_values:
+            deadlines.append(reference)
+            deadlines.extend(values)
+            deadlines.append(len(deadlines))  # its place, to keep the order
+        for subject, body, (recipient, to_addr, created) in item.mails:
+            mails.extend(
+                (
+                    created,
+                    reference,
+                    recipient,
+                    to_addr,
+                    reference.join(subject),
+                    reference.join(body),
+                    0,
+                    created,
+                )
+            )
+    return deadlines, mails
 
 
-def _append_audit(cursor: Any, sqlite: bool, items: Sequence[Encoded]) -> None:
-    """The same chain as `audit.record_many`: one head upsert, one update, one insert."""
-    cursor.execute(_sql("audit_head", 1, sqlite), (len(items), GENESIS_HASH))
-    last_seq, prev_hash = cursor.fetchone()
+def _audit_rows(items: Sequence[Encoded], last_seq: int, prev_hash: str) -> tuple[list[Any], str]:
+    """The audit events that chain onto the head (the same chain as `audit.record_many`)."""
     rows: list[Any] = []
     for seq, item in enumerate(items, last_seq - len(items) + 1):
         at, actor, action, changes = item.event_values
         digest = item.event.hash(item.case.reference, prev_hash)
         rows.extend((seq, at, actor, item.case.reference, action, changes, prev_hash, digest))
         prev_hash = digest
-    cursor.execute(_sql("audit_head_hash", 1, sqlite), (prev_hash,))
-    cursor.execute(_sql("audit_events", len(items), sqlite), rows)
+    return rows, prev_hash
 
 
 # The statements, with `?` for each value; `{rows}` repeats the row of values.
@@ -241,10 +269,14 @@ _STATEMENTS: dict[str, str | tuple[str, str]] = {
         " submission, next_due_at) VALUES {rows} RETURNING reference, id",
         "(?, ?, ?, ?, ?, ?, ?{json}, ?)",
     ),
+    # Each deadline finds its case by reference: no round trip for the new cases' ids.
     "deadlines": (
         "INSERT INTO deadlines (case_id, name, trigger_at, period, rule, timezone, holidays,"
-        " due_at, met_at, paused, paused_at) VALUES {rows}",
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " due_at, met_at, paused, paused_at) SELECT cases.id, v.column2, v.column3{ts},"
+        " v.column4, v.column5, v.column6, v.column7, v.column8{ts}, v.column9{ts}, v.column10,"
+        " v.column11{ts} FROM (VALUES {rows}) AS v JOIN cases ON cases.reference = v.column1"
+        " ORDER BY v.column12",  # ids in the order given
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     "outbox": (
         "INSERT INTO outbox (created_at, case_reference, recipient, to_addr, subject, body,"
@@ -276,7 +308,14 @@ def _sql(name: str, rows: int, sqlite: bool) -> str:
         statement = text.replace("{rows}", ", ".join([row] * rows))
     else:
         statement = template
-    return statement if sqlite else statement.replace("?", "%s")
+    # PostgreSQL types a VALUES column of NULLs as text: say when it holds instants.
+    statement = statement.replace("{ts}", "" if sqlite else "::timestamptz")
+    if sqlite:
+        return statement
+    # PostgreSQL's own numbered parameters, for a cursor that passes the statement as it is:
+    # psycopg would otherwise parse every long statement afresh (it caches short ones only).
+    parts = statement.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 class _Converter:
