@@ -1,4 +1,4 @@
-"""The session cookie is marked Secure wherever a browser can send it back.
+"""The session cookie is marked Secure wherever a browser can send it back; the API has none.
 
 A Secure cookie is never sent over plain HTTP, so a portal tried out on
 `http://127.0.0.1:8000` (`make run`) could not keep a session or a CSRF token. `COOKIE_SECURE`
@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, has_request_context, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, has_request_context, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 LOCAL_NAMES = frozenset({"localhost"})
+API_PREFIX = "/api/"
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the Secure flag decided per request."""
+    """Flask's signed-cookie sessions, with the Secure flag decided per request, and none at
+    all for the JSON API, which authenticates with tokens and never reads a cookie (opening
+    a session costs a signing serializer per request)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         setting = app.config.get("COOKIE_SECURE", "auto")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, session
+from flask import Flask, request, session
 
 from portal.web.cookies import SessionInterface, is_loopback
 
@@ -58,3 +58,14 @@ def test_secure_flag(setting: object, base_url: str, secure: bool) -> None:
     response = _app(setting).test_client().get("/", base_url=base_url)
     cookie = response.headers["Set-Cookie"]
     assert ("Secure" in cookie) is secure, cookie
+
+
+def test_the_api_opens_no_session(app: Flask) -> None:
+    """The JSON API authenticates with tokens: it never opens the session cookie."""
+    interface = app.session_interface
+    for path, null in (("/api/v1/incidents", True), ("/staff/login", False), ("/status", False)):
+        with app.test_request_context(path, headers={"Cookie": "session=anything"}):
+            opened = interface.open_session(app, request)
+            assert opened is not None and interface.is_null_session(opened) is null, path
+    response = app.test_client().get("/api/v1/health")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
