@@ -1,4 +1,4 @@
-"""The submission write path: a batch of submissions in seven driver-level statements.
+"""The submission write path: a batch of submissions in a fixed handful of statements.
 
 Every submission takes this path inside the database's write lock (SQLite) or its counter
 and audit-head row locks (PostgreSQL), which only one transaction holds at a time. So the
@@ -8,12 +8,13 @@ work is split in two:
   instants and JSON already converted, mail texts composed, the audit event's bytes encoded.
   What only the lock can tell, the reference, the case id and the place in the audit
   chain, is left open.
-- `write_batch` (inside the lock): take the reference numbers, fill in the blanks, and send
-  multi-row INSERTs and one upsert for the numbers and one for the audit chain's head,
-  whatever the batch size, straight to the driver's cursor.
+- `write_batch` (inside the lock): take the reference numbers and the chain's head, fill
+  in the blanks, and insert every row with multi-row INSERTs, whatever the batch size,
+  straight through the driver.
 
-Little Python runs under the lock: in a busy process the writing thread shares the GIL with
-every request thread, and each step it takes there keeps the lock held for longer.
+Little happens under the lock, and few round trips: in a busy process the writing thread
+shares the GIL with every request thread, and each time it waits for the database it may
+wait as long again to get the GIL back, with the lock still held.
 
 The tables and columns are those of `portal.cases.models` (the migrations test holds them
 equal); values are converted exactly as the column types would (`UtcDateTime`: UTC, naive
@@ -22,11 +23,10 @@ text on SQLite; `JSON`: `json.dumps`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -163,61 +163,101 @@ def write_batch(connection: Connection, items: Sequence[Encoded]) -> list[CaseRo
     the connection's transaction, without committing; return their cases, each with its
     reference and id set.
 
-    First the statements that lock (the reference counters, then the audit chain's head, in
-    that order for every writer, so none can deadlock), then everything else, computed from
-    their answers. On PostgreSQL the statements go out in a pipeline: one round trip for the
-    locks, one for the rest, where a statement at a time would take seven.
+    First the statements that lock (the reference counters and the audit chain's head),
+    then everything else, computed from their answers. SQLite runs them one by one, in
+    process; PostgreSQL gets them as two statements (data-modifying WITH clauses), so the
+    locks are held for two round trips, not seven.
     """
     sqlite = connection.dialect.name == "sqlite"
     driver: Any = connection.connection.dbapi_connection
+    groups: dict[tuple[str, int], list[CaseRow]] = {}
+    for item in items:
+        groups.setdefault((item.prefix, item.year), []).append(item.case)
+    counters = sorted(groups.items())  # every writer locks them in this one order
+    locks = [
+        _Statement("counter", 1, (prefix, year, len(group))) for (prefix, year), group in counters
+    ]
+    locks.append(_Statement("audit_head", 1, (len(items), GENESIS_HASH)))
     if sqlite:
-        pipeline: Any = contextlib.nullcontext()
-        new_cursor = driver.cursor
+        cursor = driver.cursor()
+        run: Callable[[list[_Statement], int], list[Any]] = functools.partial(_run_sqlite, cursor)
     else:
         from psycopg import RawCursor
 
-        pipeline = driver.pipeline()
-        new_cursor = functools.partial(RawCursor, driver)
-    with pipeline:
-        cursors: list[Any] = []
-        try:
-            groups: dict[tuple[str, int], list[CaseRow]] = {}
-            for item in items:
-                groups.setdefault((item.prefix, item.year), []).append(item.case)
-            counters = sorted(groups.items())
-            for (prefix, year), group in counters:
-                cursors.append(new_cursor())
-                cursors[-1].execute(_sql("counter", 1, sqlite), (prefix, year, len(group)))
-            cursors.append(new_cursor())
-            cursors[-1].execute(_sql("audit_head", 1, sqlite), (len(items), GENESIS_HASH))
-            for cursor, ((prefix, year), group) in zip(cursors, counters, strict=False):
-                last = int(cursor.fetchone()[0])
-                for number, case in enumerate(group, start=last - len(group) + 1):
-                    case.reference = f"{prefix}-{year:04d}-{number:06d}"
-            last_seq, prev_hash = cursors[-1].fetchone()
-            cases = new_cursor()
-            cursors.append(cases)
-            cases.execute(
-                _sql("cases", len(items), sqlite),
+        cursor = RawCursor(driver)
+        run = functools.partial(_run_postgresql, cursor)
+    try:
+        answer = run(locks, -1)[0]  # one row: each counter's last number, the head's seq and hash
+        for ((prefix, year), group), last in zip(counters, answer, strict=False):
+            for number, case in enumerate(group, start=int(last) - len(group) + 1):
+                case.reference = f"{prefix}-{year:04d}-{number:06d}"
+        last_seq, prev_hash = answer[-2:]
+        deadlines, mails = _dependent_rows(items)
+        events, last_hash = _audit_rows(items, last_seq, prev_hash)
+        rest = [
+            _Statement(
+                "cases",
+                len(items),
                 [value for item in items for value in (item.case.reference, *item.case_values)],
             )
-            rest = new_cursor()
-            cursors.append(rest)
-            deadlines, mails = _dependent_rows(items)
-            if deadlines:
-                rest.execute(_sql("deadlines", len(deadlines) // 12, sqlite), deadlines)
-            if mails:
-                rest.execute(_sql("outbox", len(mails) // 8, sqlite), mails)
-            events, last_hash = _audit_rows(items, last_seq, prev_hash)
-            rest.execute(_sql("audit_head_hash", 1, sqlite), (last_hash,))
-            rest.execute(_sql("audit_events", len(items), sqlite), events)
-            ids = dict(cases.fetchall())
-            for item in items:
-                item.case.id = ids[item.case.reference]
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        ]
+        if deadlines:
+            rest.append(_Statement("deadlines", len(deadlines) // 12, deadlines))
+        if mails:
+            rest.append(_Statement("outbox", len(mails) // 8, mails))
+        rest.append(_Statement("audit_head_hash", 1, [last_hash]))
+        rest.append(_Statement("audit_events", len(items), events))
+        ids = dict(run(rest, 0))  # the new cases' (reference, id)
+        for item in items:
+            item.case.id = ids[item.case.reference]
+    finally:
+        cursor.close()
     return [item.case for item in items]
+
+
+@dataclass(frozen=True)
+class _Statement:
+    name: str
+    rows: int
+    params: Sequence[Any]
+
+
+def _run_sqlite(cursor: Any, statements: list[_Statement], answer: int) -> list[Any]:
+    """Run `statements` in order; return the rows of statement `answer` (-1: one row made of
+    every statement's single row)."""
+    rows: list[Any] = []
+    for statement in statements:
+        cursor.execute(_sql(statement.name, statement.rows, sqlite=True), statement.params)
+        if answer == -1:
+            rows.extend(cursor.fetchone())
+        elif statement is statements[answer]:
+            rows = cursor.fetchall()
+    return [tuple(rows)] if answer == -1 else rows
+
+
+def _run_postgresql(cursor: Any, statements: list[_Statement], answer: int) -> list[Any]:
+    """As `_run_sqlite`, in one statement: each one a WITH clause of it."""
+    names = tuple((s.name, s.rows) for s in statements)
+    params = [value for statement in statements for value in statement.params]
+    rows: list[Any] = cursor.execute(_combined(names, answer), params).fetchall()
+    return rows
+
+
+@functools.lru_cache(maxsize=512)
+def _combined(statements: tuple[tuple[str, int], ...], answer: int) -> str:
+    """One PostgreSQL statement running `statements`, each a WITH clause (PostgreSQL runs
+    them all, whichever the query reads), and returning what `_run_sqlite` would."""
+    # Rows a clause inserts are not in the table for the other clauses: they read the clause.
+    cases = next((f"s{n}" for n, (name, _) in enumerate(statements) if name == "cases"), "cases")
+    clauses = [
+        f"s{n} AS ({_text(name, rows, sqlite=False, cases=cases)})"
+        for n, (name, rows) in enumerate(statements)
+    ]
+    if answer == -1:
+        read = ", ".join(f"s{n}" for n in range(len(statements)))
+    else:
+        read = f"s{answer}"
+    return _numbered("WITH " + ", ".join(clauses) + f" SELECT * FROM {read}")
 
 
 def _dependent_rows(items: Sequence[Encoded]) -> tuple[list[Any], list[Any]]:
@@ -272,9 +312,9 @@ _STATEMENTS: dict[str, str | tuple[str, str]] = {
     # Each deadline finds its case by reference: no round trip for the new cases' ids.
     "deadlines": (
         "INSERT INTO deadlines (case_id, name, trigger_at, period, rule, timezone, holidays,"
-        " due_at, met_at, paused, paused_at) SELECT cases.id, v.column2, v.column3{ts},"
+        " due_at, met_at, paused, paused_at) SELECT {cases}.id, v.column2, v.column3{ts},"
         " v.column4, v.column5, v.column6, v.column7, v.column8{ts}, v.column9{ts}, v.column10,"
-        " v.column11{ts} FROM (VALUES {rows}) AS v JOIN cases ON cases.reference = v.column1"
+        " v.column11{ts} FROM (VALUES {rows}) AS v JOIN {cases} ON {cases}.reference = v.column1"
         " ORDER BY v.column12",  # ids in the order given
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -298,8 +338,15 @@ _STATEMENTS: dict[str, str | tuple[str, str]] = {
 
 
 @functools.lru_cache(maxsize=512)
-def _sql(name: str, rows: int, sqlite: bool) -> str:
-    """Statement `name` for `rows` rows, in the driver's parameter style."""
+def _sql(name: str, rows: int, *, sqlite: bool) -> str:
+    """Statement `name` for `rows` rows, alone, in the driver's parameter style."""
+    text = _text(name, rows, sqlite=sqlite, cases="cases")
+    return text if sqlite else _numbered(text)
+
+
+def _text(name: str, rows: int, *, sqlite: bool, cases: str) -> str:
+    """Statement `name` for `rows` rows with `?` parameters; deadlines find their case in
+    `cases` (the table, or the clause that inserts the new ones)."""
     template = _STATEMENTS[name]
     if isinstance(template, tuple):
         text, row = template
@@ -310,11 +357,13 @@ def _sql(name: str, rows: int, sqlite: bool) -> str:
         statement = template
     # PostgreSQL types a VALUES column of NULLs as text: say when it holds instants.
     statement = statement.replace("{ts}", "" if sqlite else "::timestamptz")
-    if sqlite:
-        return statement
-    # PostgreSQL's own numbered parameters, for a cursor that passes the statement as it is:
-    # psycopg would otherwise parse every long statement afresh (it caches short ones only).
-    parts = statement.split("?")
+    return statement.replace("{cases}", cases)
+
+
+def _numbered(text: str) -> str:
+    """PostgreSQL's own numbered parameters, for a cursor that passes the statement as it is:
+    psycopg would otherwise parse every long statement afresh (it caches short ones only)."""
+    parts = text.split("?")
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
