@@ -239,9 +239,9 @@ def _run_postgresql(cursor: Any, statements: list[_Statement], answer: int) -> l
     """As `_run_sqlite`, in one statement: each one a WITH clause of it."""
     names = tuple((s.name, s.rows) for s in statements)
     params = [value for statement in statements for value in statement.params]
-    # In a pipeline, psycopg sends the transaction's BEGIN with the statement, not before it.
-    with cursor.connection.pipeline():
-        rows: list[Any] = cursor.execute(_combined(names, answer), params).fetchall()
+    # Not in a pipeline (which would send BEGIN along with it): psycopg's pipeline waits for
+    # the answer by polling a socket that is always writable, spinning meanwhile.
+    rows: list[Any] = cursor.execute(_combined(names, answer), params).fetchall()
     return rows
 
 
