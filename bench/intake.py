@@ -369,6 +369,8 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
         Line("bare durable insert", floor_port, "/insert", post=True),
         Line("incident submission", portal_port, "/api/v1/incidents", post=True),
     ]
+    engine = make_engine(url)
+    unsent = text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
     try:
         _wait_ready(portal_port, "/api/v1/health")
         _wait_ready(floor_port, "/insert")
@@ -376,16 +378,27 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
             _load_wrk(wrk, lines)
         else:
             _load_python(lines)
+        # The mail sender yields to the workers under load: how long it takes to catch up.
+        stopped = time.monotonic()
+        with engine.connect() as connection:
+            backlog = connection.execute(unsent).scalar_one()
+            while connection.execute(unsent).scalar_one() and time.monotonic() < stopped + 120:
+                connection.rollback()
+                time.sleep(0.2)
+            left = connection.execute(unsent).scalar_one()
+        drained = time.monotonic() - stopped
     finally:
         _stop(portal)
         _stop(floor)
-    engine = make_engine(url)
     with engine.connect() as connection:
         cases = connection.execute(text("SELECT count(*) FROM cases")).scalar_one()
+        mails = connection.execute(text("SELECT count(*) FROM outbox")).scalar_one()
         floor_rows = connection.execute(text("SELECT count(*) FROM bench_floor")).scalar_one()
     engine.dispose()
     size = len(body("r00", 0, 1))
     print(f"-- {database}: {cases} cases and {floor_rows} floor rows stored, {size}-byte bodies")
+    caught_up = f"all sent {drained:.1f} s later" if not left else f"{left} still unsent"
+    print(f"-- mail: {mails} queued, {backlog} unsent when the load stopped, {caught_up}")
     return lines
 
 

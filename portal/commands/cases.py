@@ -86,7 +86,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
-SENDER_NICENESS = 10
+SENDER_NICENESS = 19
 
 
 @click.command("send-mail")
