@@ -374,16 +374,21 @@ class _Converter:
 
     def __init__(self, sqlite: bool) -> None:
         self.sqlite = sqlite
+        # A submission names few instants many times (its receipt: case, mails, audit).
+        self._converted: dict[datetime, Any] = {}
 
     def instant(self, value: datetime | None) -> Any:
         if value is None:
             return None
-        utc = value.astimezone(UTC)
-        if not self.sqlite:
-            return utc
-        # SQLAlchemy's SQLite DATETIME text, `2026-11-26 09:30:00.000000`, so the ORM reads
-        # these rows back (`isoformat` writes it in half the time `strftime` takes).
-        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+        converted = self._converted.get(value)
+        if converted is None:
+            converted = value.astimezone(UTC)
+            if self.sqlite:
+                # SQLAlchemy's SQLite DATETIME text, `2026-11-26 09:30:00.000000`, so the ORM
+                # reads these rows back (`isoformat` writes it in half the time of `strftime`).
+                converted = converted.replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._converted[value] = converted
+        return converted
 
     def json(self, value: Any) -> str:
         # As SQLAlchemy's JSON type writes it; PostgreSQL casts the text (`::json`).
