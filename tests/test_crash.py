@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from support import CATALOG_DIR, incident_body, request_body
+from support import CATALOG_DIR, free_port, incident_body, request_body
 
 from portal.cases.db import make_engine, make_sessionmaker
 from portal.cases.models import Case
@@ -28,16 +27,9 @@ from portal.cases.models import Case
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _Server:
     def __init__(self, database_url: str, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **os.environ,
             "PORTAL_DATABASE_URL": database_url,
