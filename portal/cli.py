@@ -19,6 +19,7 @@ COMMAND_MODULES = {
     "export": "site",
     "serve": "cases",
     "send-mail": "cases",
+    "intake-writer": "cases",
     "db": "cases",
     "staff": "staff",
     "remind": "staff",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -33,72 +32,38 @@ Result = TypeVar("Result")
 MAX_BATCH = 64
 
 
-class GroupCommitter(Generic[Item, Result]):
-    """Write items in shared transactions; `run(item)` returns its result after the commit."""
+class BatchWriter(Generic[Item, Result]):
+    """Writes batches, each in one transaction over one kept connection; a batch that fails
+    is written again item by item, so one bad item cannot sink the others."""
 
     def __init__(
         self,
         connect: Callable[[], Connection],
         write_batch: Callable[[Connection, list[Item]], list[Result]],
-        *,
-        max_batch: int = MAX_BATCH,
     ) -> None:
         self._connect = connect
         self._write_batch = write_batch
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Item, Future[Result]]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._connection: Connection | None = None
 
-    def run(self, item: Item, timeout: float = 60.0) -> Result:
-        """Queue `item`, wait until the transaction holding it is committed, return its result."""
-        self._ensure_thread()
-        future: Future[Result] = Future()
-        self._queue.put((item, future))
-        return future.result(timeout)
-
-    def _ensure_thread(self) -> None:
-        # Started on first use, so that it exists in each forked worker, not in the master.
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._connection = None  # a connection from before a fork is not ours
-                self._thread = threading.Thread(
-                    target=self._loop, name="portal-group-commit", daemon=True
-                )
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._commit(batch)
-            except Exception:  # the edge of a thread: it must outlive any one batch
-                log.exception("Group commit thread error")
-
-    def _commit(self, batch: list[tuple[Item, Future[Result]]]) -> None:
+    def write(self, items: list[Item]) -> list[Result | Exception]:
+        """Each item's result once committed, or the error that kept it out."""
         try:
-            results = self._write([item for item, _ in batch])
-        except Exception:
-            if len(batch) == 1:
-                raise_into(batch[0][1])
-                return
-            log.warning("A batch of %d failed; writing each alone", len(batch))
-            for item, future in batch:
-                try:
-                    result = self._write([item])[0]
-                except Exception:
-                    raise_into(future)
-                else:
-                    future.set_result(result)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+            return list(self._write(items))
+        except Exception as error:
+            if len(items) == 1:
+                return [error]
+            log.warning("A batch of %d failed; writing each alone", len(items))
+        results: list[Result | Exception] = []
+        for item in items:
+            try:
+                results.append(self._write([item])[0])
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def forget_connection(self) -> None:
+        """Drop the kept connection without closing it (it belongs to the process before a fork)."""
+        self._connection = None
 
     def _write(self, items: list[Item]) -> list[Result]:
         if self._connection is None:
@@ -116,7 +81,53 @@ class GroupCommitter(Generic[Item, Result]):
             raise
 
 
-def raise_into(future: Future[Result]) -> None:
-    """Hand the exception being handled to the thread waiting on `future`."""
-    error = sys.exc_info()[1]
-    future.set_exception(error if error is not None else RuntimeError("write failed"))
+class GroupCommitter(Generic[Item, Result]):
+    """Write items in shared transactions; `run(item)` returns its result after the commit."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Connection],
+        write_batch: Callable[[Connection, list[Item]], list[Result]],
+        *,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._writer: BatchWriter[Item, Result] = BatchWriter(connect, write_batch)
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Item, Future[Result]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, item: Item, timeout: float = 60.0) -> Result:
+        """Queue `item`, wait until the transaction holding it is committed, return its result."""
+        self._ensure_thread()
+        future: Future[Result] = Future()
+        self._queue.put((item, future))
+        return future.result(timeout)
+
+    def _ensure_thread(self) -> None:
+        # Started on first use, so that it exists in each forked worker, not in the master.
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._writer.forget_connection()
+                self._thread = threading.Thread(
+                    target=self._loop, name="portal-group-commit", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                results = self._writer.write([item for item, _ in batch])
+                for (_, future), result in zip(batch, results, strict=True):
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+            except Exception:  # the edge of a thread: it must outlive any one batch
+                log.exception("Group commit thread error")

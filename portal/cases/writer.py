@@ -110,6 +110,19 @@ class Encoded:
     event: PreparedEvent
     event_values: tuple[Any, ...]  # at, actor, action, changes
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the writer process (`writer_service`) without the case it came from: the
+        # writer only gives it a reference and an id, and the encoded rows say the rest.
+        return {**self.__dict__, "case": Numbered()}
+
+
+@dataclass
+class Numbered:
+    """What the write lock gives a case: its reference and its id."""
+
+    reference: str = ""
+    id: int = 0
+
 
 def encode(case: CaseRow, mails: Sequence[MailRow], audit: AuditRow, *, sqlite: bool) -> Encoded:
     """Everything `write_batch` needs of a submission that does not depend on the lock."""

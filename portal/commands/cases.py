@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -55,8 +57,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the built site, the forms and the API through gunicorn, and send their mail.
 
     An embedded SQLite database is brought to the latest migration first; PostgreSQL is
-    migrated explicitly with `portal db upgrade`. One mail sender runs beside the workers
-    (`portal send-mail --watch`, at a lower CPU priority), instead of one per worker.
+    migrated explicitly with `portal db upgrade`. Beside the workers run one writer for all
+    their submissions (`portal intake-writer`, see `portal.cases.writer_service`) and one mail
+    sender (`portal send-mail --watch`, at the lowest CPU priority), each restarted if it stops.
     """
     from portal.sidecar import Sidecar
     from portal.web import create_app
@@ -71,18 +74,28 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         finally:
             engine.dispose()
     app.extensions["portal.engine"].dispose()
+    # One writer for the submissions of every worker, in a folder only this user can open.
+    private = tempfile.mkdtemp(prefix="portal-serve-")
+    writer_socket = os.path.join(private, "writer.sock")
+    writer = Sidecar(
+        "intake writer", [sys.executable, "-m", "portal", "intake-writer", writer_socket]
+    )
     # The workers leave the outbox to the sender process.
-    os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
     sender = Sidecar(
         "mail sender",
         [sys.executable, "-m", "portal", "send-mail", "--watch", "--nice", str(SENDER_NICENESS)],
     )
+    os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
+    os.environ["PORTAL_WRITER_SOCKET"] = writer_socket
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
+    writer.start()
     sender.start()
     try:
         Gunicorn(host, port, workers, threads).run()
     finally:
         sender.stop()
+        writer.stop()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
@@ -143,14 +156,35 @@ def send_mail(watch: bool, interval: float, niceness: int) -> None:
     mailer.run()
 
 
-def _stop_with_parent(mailer: Any) -> None:
-    """End the loop when the process that started this one is gone (killed, say)."""
+@click.command("intake-writer", hidden=True)
+@click.argument("path")
+def intake_writer(path: str) -> None:
+    """Write the submissions that the workers send to the socket PATH (run by `portal serve`)."""
+    from portal.cases.committer import BatchWriter
+    from portal.cases.writer import write_batch
+    from portal.cases.writer_service import WriterService
+    from portal.web import create_app
+
+    _log_to_stderr()
+    app = create_app()
+    engine = app.extensions["portal.engine"]
+    service = WriterService(path, BatchWriter(engine.connect, write_batch))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop())
+    _stop_with_parent(service)
+    logging.getLogger("portal").info("Writing the submissions sent to %s", path)
+    service.serve()
+    engine.dispose()
+
+
+def _stop_with_parent(loop: Any) -> None:
+    """End `loop` when the process that started this one is gone (killed, say)."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        mailer.stop(0)
+        loop.stop(0)
 
     threading.Thread(target=watch, name="parent watcher", daemon=True).start()
 
@@ -235,4 +269,4 @@ def _freeze_startup_objects(worker: Any) -> None:
     gc.freeze()
 
 
-COMMANDS = (serve, send_mail, db)
+COMMANDS = (serve, send_mail, intake_writer, db)

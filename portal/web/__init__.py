@@ -26,6 +26,7 @@ from portal.cases.db import (
     upgrade,
 )
 from portal.cases.writer import write_batch
+from portal.cases.writer_service import WriterClient
 from portal.catalog import load_catalog
 from portal.mail import Mailer, backend_from_config
 from portal.web import context, ratelimit
@@ -59,6 +60,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAIL_SENDER_THREAD=True,
         # Concurrent submissions in one process share one durable commit (cases/committer.py).
         GROUP_COMMIT=True,
+        # Set by `portal serve`: the socket of the writer process (cases/writer_service.py).
+        WRITER_SOCKET=None,
         MAX_CONTENT_LENGTH=MAX_BODY,
         # The API takes JSON from programs, not forms from browsers: no CSRF there (it refuses
         # any body that is not application/json, which a cross-site form cannot send).
@@ -89,7 +92,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[context.SESSIONS] = sessions
     app.extensions[context.READ_SESSIONS] = make_read_sessionmaker(engine)
     if app.config["GROUP_COMMIT"]:
-        app.extensions[context.COMMITTER] = GroupCommitter(engine.connect, write_batch)
+        committer: Any = GroupCommitter(engine.connect, write_batch)
+        if app.config["WRITER_SOCKET"]:  # `portal serve`: one writer process for all workers
+            committer = WriterClient(app.config["WRITER_SOCKET"], fallback=committer)
+        app.extensions[context.COMMITTER] = committer
     if app.config["MAIL_SENDER_THREAD"]:
         app.extensions[context.MAILER] = Mailer(
             sessions,

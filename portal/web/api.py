@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
+from portal.cases.writer_service import WriterUnavailable
 from portal.web import limiter
 from portal.web.context import (
     get_catalog,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 NOT_FOUND = "No case has this reference and access token."
+UNAVAILABLE = "Your submission may not have been recorded. Please send it again in a moment."
 
 
 def _submission_limit() -> str:
@@ -47,10 +49,13 @@ limiter.limit(_submission_limit, methods=["POST"])(bp)
 class ApiError(Exception):
     """An answer other than success, raised from anywhere in a view."""
 
-    def __init__(self, status: int, errors: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.errors = errors
+        self.headers = headers or {}
 
 
 @bp.get("/health")
@@ -65,7 +70,7 @@ def create_incident() -> tuple[Response, int, dict[str, str]]:
     valid = _validate(schemas.IncidentSubmission, _json_body())
     assert isinstance(valid, schemas.IncidentSubmission)
     pending = services.prepare_incident(get_catalog(), valid, now=_now())
-    return _receipt(submit(pending))
+    return _receipt(_submit(pending))
 
 
 @bp.post("/information-requests")
@@ -74,7 +79,15 @@ def create_information_request() -> tuple[Response, int, dict[str, str]]:
     valid = _validate(schemas.InformationRequestSubmission, _json_body())
     assert isinstance(valid, schemas.InformationRequestSubmission)
     pending = services.prepare_information_request(get_catalog(), valid, now=_now())
-    return _receipt(submit(pending))
+    return _receipt(_submit(pending))
+
+
+def _submit(pending: services.Pending) -> services.Receipt:
+    try:
+        return submit(pending)
+    except WriterUnavailable:
+        log.warning("The writer process went away during a submission; answered 503")
+        raise ApiError(503, [_whole(UNAVAILABLE)], {"Retry-After": "1"}) from None
 
 
 @bp.get("/cases/<reference>")
@@ -157,8 +170,8 @@ def _whole(message: str) -> dict[str, Any]:
 
 
 @bp.errorhandler(ApiError)
-def _api_error(err: ApiError) -> tuple[Response, int]:
-    return jsonify(errors=err.errors), err.status
+def _api_error(err: ApiError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(errors=err.errors), err.status, err.headers
 
 
 # Plain words for the HTTP errors the API can meet outside its own checks.

@@ -5,7 +5,8 @@ services commit), `read_session()` for pages that only read, and `utcnow()`; aft
 that queued mail, `wake_mailer()`.
 `submit(pending)` writes and commits a prepared submission (`services.prepare_incident`,
 `services.prepare_information_request`) through the process's group committer when there is
-one (`GROUP_COMMIT`), so that concurrent submissions share one durable commit.
+one (`GROUP_COMMIT`), or the server's writer process (`WRITER_SOCKET`), so that concurrent
+submissions share one durable commit.
 `create_app` puts the objects behind them in `app.extensions`.
 """
 
@@ -20,9 +21,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.cases import services
-from portal.cases.committer import GroupCommitter
 from portal.cases.services import Pending, Receipt
-from portal.cases.writer import CaseRow, Encoded, write_batch
+from portal.cases.writer import write_batch
+from portal.cases.writer_service import Committer
 from portal.catalog import Catalog
 
 CATALOG = "portal.catalog"
@@ -68,7 +69,7 @@ def submit(pending: Pending) -> Receipt:
     """Write and commit a prepared submission; return its receipt once it is durable."""
     engine: Engine = current_app.extensions[ENGINE]
     item = services.encode(pending, sqlite=engine.dialect.name == "sqlite")
-    committer: GroupCommitter[Encoded, CaseRow] | None = current_app.extensions.get(COMMITTER)
+    committer: Committer | None = current_app.extensions.get(COMMITTER)
     if committer is not None:
         committer.run(item)
     else:

@@ -1,5 +1,6 @@
-"""The mail sender as `portal serve` runs it: one process beside the workers, restarted if it
-dies, stopped with the server; and `portal send-mail` on its own. Real SMTP (aiosmtpd)."""
+"""The mail sender as `portal serve` runs it: one process beside the workers (as is the intake
+writer), restarted if it dies, stopped with the server; and `portal send-mail` on its own.
+Real SMTP (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def _up(port: int) -> bool:
         return False
 
 
-def _senders(parent: int) -> list[int]:
-    """The `send-mail` processes whose parent is `parent`."""
+def _senders(parent: int, marker: bytes = b"send-mail") -> list[int]:
+    """The processes whose parent is `parent` and whose command line names `marker`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -80,7 +81,7 @@ def _senders(parent: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == parent and b"send-mail" in command:
+        if ppid == parent and marker in command:
             found.append(int(entry.name))
     return found
 
@@ -118,6 +119,7 @@ def test_one_sender_beside_the_workers_sends_restarts_and_stops(
     assert all(first in m["Subject"] for m in inbox.messages)
     assert sorted(m["To"] for m in inbox.messages) == ["ada@example.com", "legal@example.org"]
     (sender,) = _senders(process.pid)
+    assert len(_senders(process.pid, b"intake-writer")) == 1  # the submissions' one writer
 
     os.kill(sender, signal.SIGKILL)  # the server starts another
     second = _submit(port)

@@ -1,0 +1,164 @@
+"""The writer process's protocol: every worker's submissions numbered and committed together,
+a worker that cannot reach it writes itself, and one it leaves without an answer says so."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Connection, Engine, func, select
+from support import incident_body, make_test_app, request_body
+
+from portal.cases import services
+from portal.cases.audit import verify_chain
+from portal.cases.committer import BatchWriter, GroupCommitter
+from portal.cases.db import make_sessionmaker
+from portal.cases.models import Case, OutboxMail
+from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
+from portal.cases.writer import CaseRow, Encoded, write_batch
+from portal.cases.writer_service import (
+    WriterClient,
+    WriterService,
+    WriterUnavailable,
+    recv_frame,
+)
+from portal.catalog import Catalog
+
+NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
+
+
+class _NoFallback:
+    def run(self, item: Encoded) -> CaseRow:
+        raise AssertionError("the writer process was there: no need to write in process")
+
+
+def _encoded(catalog: Catalog, n: int, sqlite: bool) -> tuple[services.Pending, Encoded]:
+    context = {"catalog": catalog, "now": NOW}
+    if n % 3:
+        data = IncidentSubmission.model_validate(incident_body(), context=context)
+        pending = services.prepare_incident(catalog, data, now=NOW)
+    else:
+        asked = InformationRequestSubmission.model_validate(request_body(), context=context)
+        pending = services.prepare_information_request(catalog, asked, now=NOW)
+    return pending, services.encode(pending, sqlite=sqlite)
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> Iterator[str]:
+    # A Unix socket's path must be short (108 bytes): not in pytest's deep tmp_path.
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"pw-{os.getpid()}-{id(tmp_path)}"
+    folder.mkdir()
+    yield str(folder / "w.sock")
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    folder.rmdir()
+
+
+def test_the_writer_numbers_and_commits_what_every_worker_sends(
+    engine: Engine, catalog: Catalog, socket_path: str
+) -> None:
+    batches: list[int] = []
+
+    def write(connection: Connection, items: list[Encoded]) -> list[CaseRow]:
+        batches.append(len(items))
+        return write_batch(connection, items)
+
+    service = WriterService(socket_path, BatchWriter(engine.connect, write))
+    ready = threading.Event()
+    server = threading.Thread(target=service.serve, args=(ready,))
+    server.start()
+    assert ready.wait(10)
+    client = WriterClient(socket_path, fallback=_NoFallback())
+    sqlite = engine.dialect.name == "sqlite"
+    receipts: list[services.Receipt] = []
+    lock = threading.Lock()
+
+    def work(offset: int) -> None:
+        for n in range(15):
+            pending, item = _encoded(catalog, offset + n, sqlite)
+            row = client.run(item)
+            assert row is pending.row and row.reference and row.id
+            with lock:
+                receipts.append(services.receipt_of(pending))
+
+    workers = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    client.close()
+    service.stop()
+    server.join(10)
+    assert not os.path.exists(socket_path)
+    references = sorted(r.reference for r in receipts)
+    assert len(set(references)) == 120
+    incidents = [r for r in references if r.startswith("INC")]
+    assert incidents == [f"INC-2026-{n:06d}" for n in range(1, len(incidents) + 1)]
+    assert sum(batches) == 120 and max(batches) > 1  # submissions shared commits
+    with make_sessionmaker(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 120
+        assert session.scalar(select(func.count()).select_from(OutboxMail)) == 240
+        assert verify_chain(session) == []
+        for receipt in receipts[:5]:
+            found = services.find_case(session, receipt.reference, receipt.access_token)
+            assert found is not None and found.id == receipt.row.id
+
+
+def test_without_the_writer_a_worker_writes_itself(
+    engine: Engine, catalog: Catalog, socket_path: str
+) -> None:
+    fallback: GroupCommitter[Encoded, CaseRow] = GroupCommitter(engine.connect, write_batch)
+    client = WriterClient(socket_path, fallback=fallback)  # nobody listens there
+    pending, item = _encoded(catalog, 1, engine.dialect.name == "sqlite")
+    assert client.run(item).reference == "INC-2026-000001" == pending.row.reference
+
+
+def _writer_that_dies(path: str) -> threading.Thread:
+    """A writer that takes one submission and goes away without answering."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        recv_frame(connection)
+        connection.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return thread
+
+
+def test_a_writer_gone_with_a_submission_leaves_no_receipt(
+    catalog: Catalog, socket_path: str
+) -> None:
+    dying = _writer_that_dies(socket_path)
+    client = WriterClient(socket_path, fallback=_NoFallback())
+    _, item = _encoded(catalog, 1, sqlite=True)
+    with pytest.raises(WriterUnavailable):
+        client.run(item)
+    dying.join(10)
+    client.close()
+
+
+def test_the_api_answers_503_when_the_writer_went_away(
+    sqlite_url: str, tmp_path: Path, socket_path: str
+) -> None:
+    app: Flask = make_test_app(sqlite_url, tmp_path, WRITER_SOCKET=socket_path)
+    dying = _writer_that_dies(socket_path)
+    response = app.test_client().post("/api/v1/incidents", json=incident_body())
+    dying.join(10)
+    app.extensions["portal.committer"].close()
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+    body: Any = response.json
+    assert body["errors"][0]["field"] is None
+    assert "send it again" in body["errors"][0]["message"]
