@@ -86,15 +86,27 @@ class WriterClient:
             sock.close()
 
     def run(self, item: Encoded) -> CaseRow:
-        sock = self._socket()
-        if sock is None:
-            return self.fallback.run(item)
-        try:
-            send_frame(sock, item)
-            reply = recv_frame(sock)
-        except (OSError, EOFError, pickle.UnpicklingError) as error:
-            self._drop(sock)
-            raise WriterUnavailable(str(error)) from error
+        for _ in range(2):
+            sock = self._socket()
+            if sock is None:
+                break
+            try:
+                send_frame(sock, item)
+            except OSError:
+                # A writer that restarted since this thread's last submission: the frame did
+                # not reach it whole, so it cannot have been written. Once more, anew.
+                self._drop(sock)
+                continue
+            try:
+                reply = recv_frame(sock)
+            except (OSError, EOFError, pickle.UnpicklingError) as error:
+                self._drop(sock)
+                raise WriterUnavailable(str(error)) from error
+            return self._numbered(item, reply)
+        return self.fallback.run(item)
+
+    @staticmethod
+    def _numbered(item: Encoded, reply: tuple[Any, ...]) -> CaseRow:
         if reply[0] != "ok":
             raise RuntimeError(f"the writer could not write the submission: {reply[1]}")
         _, reference, case_id = reply

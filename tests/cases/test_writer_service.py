@@ -120,6 +120,31 @@ def test_without_the_writer_a_worker_writes_itself(
     assert client.run(item).reference == "INC-2026-000001" == pending.row.reference
 
 
+def _serving(service: WriterService) -> threading.Thread:
+    ready = threading.Event()
+    thread = threading.Thread(target=service.serve, args=(ready,))
+    thread.start()
+    assert ready.wait(10)
+    return thread
+
+
+def test_a_restarted_writer_costs_no_submission(
+    engine: Engine, catalog: Catalog, socket_path: str
+) -> None:
+    """A thread whose connection died with the old writer sends to the new one."""
+    client = WriterClient(socket_path, fallback=_NoFallback())
+    sqlite = engine.dialect.name == "sqlite"
+    references = []
+    for _ in range(2):
+        service = WriterService(socket_path, BatchWriter(engine.connect, write_batch))
+        thread = _serving(service)
+        references.append(client.run(_encoded(catalog, 1, sqlite)[1]).reference)
+        service.stop()
+        thread.join(10)
+    client.close()
+    assert references == ["INC-2026-000001", "INC-2026-000002"]
+
+
 def _writer_that_dies(path: str) -> threading.Thread:
     """A writer that takes one submission and goes away without answering."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
