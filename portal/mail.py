@@ -271,3 +271,16 @@ class Mailer:
             if report.sent + report.failed < BATCH or report.failed:
                 break
         return sent, failed
+
+
+def mailer_from_config(
+    sessions: sessionmaker[Session], config: Mapping[str, Any], **options: Any
+) -> Mailer:
+    """A `Mailer` for the app's settings: `MAIL_BACKEND`, `MAIL_FROM`, `LEGAL_TEAM_EMAIL`."""
+    return Mailer(
+        sessions,
+        backend_from_config(config),
+        mail_from=config["MAIL_FROM"],
+        legal_team=config["LEGAL_TEAM_EMAIL"],
+        **options,
+    )

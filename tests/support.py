@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -136,3 +137,18 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+def build_sample_site(tmp_path_factory: Any) -> Path:
+    """The sample catalog's site, built once per session into one shared folder (the site
+    tests and the browser tests both use it)."""
+    from portal.docs.publish import build_site
+
+    base = tmp_path_factory.getbasetemp() / "sample"
+    site = base / "site"
+    if not (site / "index.html").exists():
+        shutil.copytree(CATALOG_DIR, base / "catalog", dirs_exist_ok=True)
+        build_site(
+            site, config_file=CATALOG_DIR.parent / "mkdocs.yml", catalog_dir=base / "catalog"
+        )
+    return site

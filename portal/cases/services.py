@@ -285,7 +285,7 @@ def write(session: Session, pending: Pending) -> Receipt:
 def write_many(session: Session, pendings: list[Pending]) -> list[Receipt]:
     """Write prepared submissions in the session's transaction, in order, without committing.
 
-    Seven statements whatever the number of submissions (`portal.cases.writer`).
+    A fixed handful of statements whatever their number (`portal.cases.writer`).
     """
     if not pendings:
         return []

@@ -149,9 +149,12 @@ class WriterService:
         self._stop = threading.Event()
         self._buffers: dict[socket.socket, bytearray] = {}
 
-    def stop(self, timeout: float = 0.0) -> None:
+    def stop(self) -> None:
         """End `serve` after the batch it is writing."""
         self._stop.set()
+
+    def run(self) -> None:
+        self.serve()
 
     def serve(self, ready: threading.Event | None = None) -> None:
         """Listen on `path` and write what comes, until `stop`."""

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
@@ -130,30 +130,21 @@ def send_mail(watch: bool, interval: float, niceness: int) -> None:
     is tried again on a later run, 1, 2, 4 ... minutes later. `portal serve` runs it with
     --watch beside its workers.
     """
-    from portal.mail import Mailer, backend_from_config
+    from portal.mail import mailer_from_config
     from portal.web import create_app
 
     if niceness:
         os.nice(niceness)
     _log_to_stderr()
     app = create_app()
-    mailer = Mailer(
-        app.extensions["portal.sessions"],
-        backend_from_config(app.config),
-        mail_from=app.config["MAIL_FROM"],
-        legal_team=app.config["LEGAL_TEAM_EMAIL"],
-        interval=interval if watch else 0.0,
-        settle=0.0,
+    mailer = mailer_from_config(
+        app.extensions["portal.sessions"], app.config, interval=interval, settle=0.0
     )
     if not watch:
         sent, failed = mailer.send_due()
         click.echo(f"{sent} mails sent" + (f", {failed} to retry later." if failed else "."))
         return
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: mailer.stop(0))
-    _stop_with_parent(mailer)
-    logging.getLogger("portal").info("Sending mail from the outbox every %.1f s", interval)
-    mailer.run()
+    _run_until_stopped(mailer, f"Sending mail from the outbox every {interval:.1f} s")
 
 
 @click.command("intake-writer", hidden=True)
@@ -169,24 +160,30 @@ def intake_writer(path: str) -> None:
     app = create_app()
     engine = app.extensions["portal.engine"]
     service = WriterService(path, BatchWriter(engine.connect, write_batch))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: service.stop())
-    _stop_with_parent(service)
-    logging.getLogger("portal").info("Writing the submissions sent to %s", path)
-    service.serve()
+    _run_until_stopped(service, f"Writing the submissions sent to {path}")
     engine.dispose()
 
 
-def _stop_with_parent(loop: Any) -> None:
-    """End `loop` when the process that started this one is gone (killed, say)."""
+class _Loop(Protocol):
+    def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _run_until_stopped(loop: _Loop, started: str) -> None:
+    """Run a `portal serve` helper's loop until SIGTERM or SIGINT, or until the process that
+    started this one is gone (killed, say)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: loop.stop())
     parent = os.getppid()
 
-    def watch() -> None:
+    def watch_parent() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        loop.stop(0)
+        loop.stop()
 
-    threading.Thread(target=watch, name="parent watcher", daemon=True).start()
+    threading.Thread(target=watch_parent, name="parent watcher", daemon=True).start()
+    logging.getLogger("portal").info("%s", started)
+    loop.run()
 
 
 def _log_to_stderr() -> None:

@@ -134,7 +134,7 @@ def remind(no_send: bool) -> None:
 
     Each deadline is reminded of once per threshold: running it again sends nothing new.
     """
-    from portal.mail import Mailer, backend_from_config
+    from portal.mail import mailer_from_config
     from portal.web.context import CATALOG
 
     app = _app()
@@ -153,13 +153,8 @@ def remind(no_send: bool) -> None:
     )
     if no_send:
         return
-    sent, failed = Mailer(
-        app.extensions["portal.sessions"],
-        backend_from_config(app.config),
-        mail_from=app.config["MAIL_FROM"],
-        legal_team=app.config["LEGAL_TEAM_EMAIL"],
-        clock=_now,
-    ).send_due()
+    mailer = mailer_from_config(app.extensions["portal.sessions"], app.config, clock=_now)
+    sent, failed = mailer.send_due()
     app.extensions["portal.engine"].dispose()
     click.echo(f"{sent} mails sent" + (f", {failed} to retry later." if failed else "."))
 

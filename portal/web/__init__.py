@@ -28,7 +28,7 @@ from portal.cases.db import (
 from portal.cases.writer import write_batch
 from portal.cases.writer_service import WriterClient
 from portal.catalog import load_catalog
-from portal.mail import Mailer, backend_from_config
+from portal.mail import mailer_from_config
 from portal.web import context, ratelimit
 from portal.web.security import SECURITY_HEADERS
 
@@ -97,12 +97,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             committer = WriterClient(app.config["WRITER_SOCKET"], fallback=committer)
         app.extensions[context.COMMITTER] = committer
     if app.config["MAIL_SENDER_THREAD"]:
-        app.extensions[context.MAILER] = Mailer(
-            sessions,
-            backend_from_config(app.config),
-            mail_from=app.config["MAIL_FROM"],
-            legal_team=app.config["LEGAL_TEAM_EMAIL"],
-        )
+        app.extensions[context.MAILER] = mailer_from_config(sessions, app.config)
 
     app.config["RATELIMIT_STORAGE_URI"] = ratelimit.storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)

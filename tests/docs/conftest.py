@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-from portal.docs.publish import build_site
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def build_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the sample catalog's site once per session (the e2e fixture shares the same path)."""
-    base = tmp_path_factory.getbasetemp() / "sample"
-    site = base / "site"
-    if not (site / "index.html").exists():
-        shutil.copytree(ROOT / "catalog", base / "catalog", dirs_exist_ok=True)
-        build_site(site, config_file=ROOT / "mkdocs.yml", catalog_dir=base / "catalog")
-    return site
+from support import build_sample_site
 
 
 @pytest.fixture(scope="session")
 def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_sample(tmp_path_factory)
+    return build_sample_site(tmp_path_factory)
 
 
 @dataclass

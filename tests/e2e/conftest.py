@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import build_sample_site
 
-from portal.docs.publish import build_site
 from portal.web.security import SECURITY_HEADERS
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,12 +54,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample site, built once per session (the same folder as tests/docs' fixture)."""
-    base = tmp_path_factory.getbasetemp() / "sample"
-    site = base / "site"
-    if not (site / "index.html").exists():
-        shutil.copytree(ROOT / "catalog", base / "catalog", dirs_exist_ok=True)
-        build_site(site, config_file=ROOT / "mkdocs.yml", catalog_dir=base / "catalog")
-    return site
+    return build_sample_site(tmp_path_factory)
 
 
 class _Handler(SimpleHTTPRequestHandler):

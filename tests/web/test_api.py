@@ -226,6 +226,19 @@ def test_rate_limit_answers_429_with_retry_after(sqlite_url: str, tmp_path: Path
     app.extensions[context.ENGINE].dispose()
 
 
+def test_each_app_keeps_its_own_rate_limit(sqlite_url: str, tmp_path: Path) -> None:
+    """The limits of a view are worked out once per app (`PortalLimiter`), never shared."""
+    roomy = make_test_app(sqlite_url, tmp_path / "roomy", SUBMISSION_RATE_LIMIT="1000 per minute")
+    tight = make_test_app(sqlite_url, tmp_path / "tight", SUBMISSION_RATE_LIMIT="2 per minute")
+    post = "/api/v1/information-requests"
+    assert roomy.test_client().post(post, json=request_body()).status_code == 201
+    statuses = [tight.test_client().post(post, json=request_body()).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    assert roomy.test_client().post(post, json=request_body()).status_code == 201
+    for app in (roomy, tight):
+        app.extensions[context.ENGINE].dispose()
+
+
 def test_security_headers_on_every_response(client: FlaskClient) -> None:
     for response in (
         client.get("/api/v1/health"),
