@@ -4,6 +4,7 @@ a worker that cannot reach it writes itself, and one it leaves without an answer
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import threading
 from collections.abc import Iterator
@@ -109,6 +110,73 @@ def test_the_writer_numbers_and_commits_what_every_worker_sends(
         for receipt in receipts[:5]:
             found = services.find_case(session, receipt.reference, receipt.access_token)
             assert found is not None and found.id == receipt.row.id
+
+
+class _Worker:
+    """A request thread of a worker: it keeps its connection to the writer across submissions."""
+
+    def __init__(self, client: WriterClient, catalog: Catalog, sqlite: bool) -> None:
+        self.jobs: queue.Queue[int | None] = queue.Queue()
+        self.done: queue.Queue[str] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, args=(client, catalog, sqlite))
+        self._thread.start()
+
+    def _run(self, client: WriterClient, catalog: Catalog, sqlite: bool) -> None:
+        while (n := self.jobs.get()) is not None:
+            self.done.put(client.run(_encoded(catalog, n, sqlite)[1]).reference)
+        client.close()
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+        self._thread.join(10)
+
+
+def test_a_batch_waits_for_more_only_after_submissions_came_together(
+    engine: Engine, catalog: Catalog, socket_path: str
+) -> None:
+    """Submissions one at a time are written at once; after a batch of several, the next
+    one waits (here up to a minute: `linger`) for another, and they share one commit."""
+    batches: list[int] = []
+    hold = threading.Event()
+    held = threading.Event()
+    hold.set()
+
+    def write(connection: Connection, items: list[Encoded]) -> list[CaseRow]:
+        batches.append(len(items))
+        held.set()
+        assert hold.wait(30)
+        return write_batch(connection, items)
+
+    service = WriterService(socket_path, BatchWriter(engine.connect, write), linger=60)
+    server = _serving(service)
+    client = WriterClient(socket_path, fallback=_NoFallback())
+    sqlite = engine.dialect.name == "sqlite"
+    first, second, third = (_Worker(client, catalog, sqlite) for _ in range(3))
+    for n, worker in enumerate((first, second, third), start=1):  # one at a time: no waiting
+        worker.jobs.put(n)
+        assert worker.done.get(timeout=10)
+    assert batches == [1, 1, 1]
+    hold.clear()
+    held.clear()
+    first.jobs.put(4)
+    assert held.wait(10)  # the writer is busy with the first...
+    second.jobs.put(5)
+    third.jobs.put(7)
+    threading.Event().wait(0.3)  # ...while the other two arrive
+    hold.set()
+    for worker in (first, second, third):
+        assert worker.done.get(timeout=10)
+    assert batches == [1, 1, 1, 1, 2]
+    second.jobs.put(8)  # after a batch of two: it waits for company...
+    threading.Event().wait(0.3)
+    assert batches == [1, 1, 1, 1, 2] and second.done.empty()
+    third.jobs.put(10)  # ...which comes, and both share one commit
+    assert second.done.get(timeout=10) and third.done.get(timeout=10)
+    assert batches == [1, 1, 1, 1, 2, 2]
+    for worker in (first, second, third):
+        worker.stop()
+    service.stop()
+    server.join(10)
 
 
 def test_without_the_writer_a_worker_writes_itself(
