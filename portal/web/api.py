@@ -65,7 +65,7 @@ def health() -> Response:
 
 
 @bp.post("/incidents")
-def create_incident() -> tuple[Response, int, dict[str, str]]:
+def create_incident() -> Response:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
     valid = _validate(schemas.IncidentSubmission, _json_body())
     assert isinstance(valid, schemas.IncidentSubmission)
@@ -74,7 +74,7 @@ def create_incident() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.post("/information-requests")
-def create_information_request() -> tuple[Response, int, dict[str, str]]:
+def create_information_request() -> Response:
     """Take a request for information about covered products."""
     valid = _validate(schemas.InformationRequestSubmission, _json_body())
     assert isinstance(valid, schemas.InformationRequestSubmission)
@@ -156,13 +156,36 @@ def _bearer_token() -> str | None:
     return token.strip()
 
 
-def _receipt(receipt: services.Receipt) -> tuple[Response, int, dict[str, str]]:
+def _receipt(receipt: services.Receipt) -> Response:
     body = services.receipt_fields(receipt)
     # As url_for(..., _external=True) would give, for a fraction of its cost.
-    body["status_url"] = f"{request.url_root}api/v1/cases/{receipt.reference}"
+    body["status_url"] = f"{_url_root()}api/v1/cases/{receipt.reference}"
     wake_mailer()
     headers = {"Location": body["status_url"], "Cache-Control": "no-store"}
-    return jsonify(body), 201, headers
+    # The receipt's fields are strings, booleans and None: `json.dumps` as it is, without
+    # `jsonify`'s trip through the app's JSON provider (a tenth of the view's time).
+    return Response(json.dumps(body), 201, headers, mimetype="application/json")
+
+
+# The root URLs seen lately, by what `request.url_root` reads of the environment: a worker
+# answers under one or two host names, and working one out costs more than the receipt.
+_URL_ROOTS: dict[tuple[Any, ...], str] = {}
+_URL_ROOTS_KEPT = 64
+
+
+def _url_root() -> str:
+    environ = request.environ
+    key = tuple(environ.get(name) for name in _URL_ROOT_INPUTS)
+    root = _URL_ROOTS.get(key)
+    if root is None:
+        root = request.url_root
+        if len(_URL_ROOTS) >= _URL_ROOTS_KEPT:  # the Host header is the client's to choose
+            _URL_ROOTS.clear()
+        _URL_ROOTS[key] = root
+    return root
+
+
+_URL_ROOT_INPUTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _whole(message: str) -> dict[str, Any]:
