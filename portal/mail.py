@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(minutes=5)
 BATCH = 100  # mails claimed at once
+# Seconds a batch may spend sending: half the claim, so no other sender can take its mails.
+SEND_BUDGET = CLAIM_FOR.total_seconds() / 2
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -99,12 +102,21 @@ def send_pending(
     legal_team: str,
     now: datetime,
     batch: int = BATCH,
+    budget: float = SEND_BUDGET,
 ) -> SendReport:
-    """Send one batch of due outbox mail; return how many went out and how many failed."""
+    """Send one batch of due outbox mail; return how many went out and how many failed.
+
+    A mail server that accepts connections and then says nothing makes each mail wait for
+    the backend's timeout: after `budget` seconds the rest of the batch is left for the next
+    run, unclaimed and untried, well before another sender may claim it.
+    """
     claimed = _claim(sessions, now=now, batch=batch)
     sent: list[int] = []
     failed: dict[int, str] = {}
+    stop_at = time.monotonic() + budget
     for mail in claimed:
+        if time.monotonic() >= stop_at:
+            break
         to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
         try:
             backend.send(Outgoing(mail_from, to, mail.subject, mail.body))
@@ -177,6 +189,12 @@ def _record(
         if sent:
             session.execute(
                 update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now, claimed_until=None)
+            )
+        tried = {*sent, *failed}
+        untried = [mail.id for mail in claimed if mail.id not in tried]
+        if untried:
+            session.execute(
+                update(outbox).where(outbox.c.id.in_(untried)).values(claimed_until=None)
             )
         for mail in claimed:
             if mail.id in failed:

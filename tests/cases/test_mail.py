@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -64,4 +65,28 @@ def test_mail_server_outage_loses_nothing(
     # Not yet: the retry waits a minute.
     assert send_pending(sessions, up, now=NOW + timedelta(seconds=30), **options).sent == 0
     assert send_pending(sessions, up, now=NOW + timedelta(minutes=2), **options).sent == 2
+    assert len(inbox.messages) == 2
+
+
+def test_a_silent_mail_server_leaves_the_rest_of_the_batch_for_later(
+    engine: Engine, catalog: Catalog, smtp: tuple[Inbox, int]
+) -> None:
+    """A server that takes the connection and never answers: each mail waits for the
+    backend's timeout, so the batch stops after its budget, long before its claim runs out,
+    and the mails it did not try are free for the next run, with no attempt counted."""
+    inbox, port = smtp
+    _submit(engine, catalog)
+    sessions = make_sessionmaker(engine)
+    options = {"mail_from": "portal@example.org", "legal_team": "legal@example.org"}
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts
+        hanging = SmtpBackend("127.0.0.1", silent.getsockname()[1], timeout=0.5)
+        report = send_pending(sessions, hanging, now=NOW, budget=0.2, **options)
+    assert (report.sent, report.failed) == (0, 1)
+    with sessions() as session:
+        mails = session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
+        assert [m.attempts for m in mails] == [1, 0]
+        assert all(m.claimed_until is None and m.sent_at is None for m in mails)
+    up = SmtpBackend("127.0.0.1", port)
+    assert send_pending(sessions, up, now=NOW, **options).sent == 1  # the untried one, now
+    assert send_pending(sessions, up, now=NOW + timedelta(minutes=2), **options).sent == 1
     assert len(inbox.messages) == 2
