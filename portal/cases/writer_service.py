@@ -29,8 +29,10 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from typing import Any, Protocol
 
+from portal.cases.arrivals import Board, board_path
 from portal.cases.committer import MAX_BATCH, BatchWriter
 from portal.cases.writer import CaseRow, Encoded
 
@@ -38,11 +40,9 @@ log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
 REPLY_TIMEOUT = 60.0
-# After a batch of several submissions, a smaller one waits up to `LINGER` seconds for more
-# (below `LINGER_BELOW`): under load it saves a batch's round trips and commit for a
-# millisecond of waiting. Submissions that come one at a time never wait.
-LINGER = 0.001
-LINGER_BELOW = 4
+# How long a batch may wait for submissions that request threads are preparing
+# (`arrivals.Board`): a batch costs its round trips and commit whatever its size.
+LINGER = 0.002
 
 
 class WriterUnavailable(Exception):
@@ -79,6 +79,7 @@ class WriterClient:
     def __init__(self, path: str, fallback: Committer) -> None:
         self.path = path
         self.fallback = fallback
+        self.board = Board.open(board_path(path))
         self._local = threading.local()
         self._open: set[socket.socket] = set()  # every thread's, so that `close` reaches them
         self._lock = threading.Lock()
@@ -90,7 +91,13 @@ class WriterClient:
         for sock in sockets:
             sock.close()
 
+    def preparing(self) -> contextlib.AbstractContextManager[None]:
+        """Around a submission's validation, preparation and `run`: the writer may wait for it."""
+        return self.board.preparing() if self.board is not None else contextlib.nullcontext()
+
     def run(self, item: Encoded) -> CaseRow:
+        if self.board is not None:
+            self.board.handed_over()
         for _ in range(2):
             sock = self._socket()
             if sock is None:
@@ -152,11 +159,13 @@ class WriterService:
         *,
         max_batch: int = MAX_BATCH,
         linger: float = LINGER,
+        board: Board | None = None,
     ) -> None:
         self.path = path
         self.writer = writer
         self.max_batch = max_batch
         self.linger = linger
+        self.board = board
         self._stop = threading.Event()
         self._buffers: dict[socket.socket, bytearray] = {}
 
@@ -179,22 +188,13 @@ class WriterService:
         if ready is not None:
             ready.set()
         try:
-            last_batch = 0
             while not self._stop.is_set():
                 events = selector.select(timeout=0.5)
-                if not events:
-                    last_batch = 0  # quiet: what comes next comes alone
-                    continue
                 waiting = self._read_all(events, listener, selector)
-                if waiting and last_batch > 1 and len(waiting) < LINGER_BELOW:
-                    # Submissions came together last time, so more are likely on their
-                    # way; a batch costs its round trips and its commit whatever its size.
-                    more = selector.select(timeout=self.linger)
-                    waiting += self._read_all(more, listener, selector)
+                if waiting:
+                    waiting += self._more(waiting, listener, selector)
                 for start in range(0, len(waiting), self.max_batch):
                     self._write(waiting[start : start + self.max_batch], selector)
-                if waiting:
-                    last_batch = len(waiting)
         finally:
             for sock in list(self._buffers):
                 self._close(sock, selector)
@@ -202,6 +202,25 @@ class WriterService:
             listener.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+
+    def _more(
+        self,
+        waiting: list[tuple[socket.socket, Encoded]],
+        listener: socket.socket,
+        selector: selectors.BaseSelector,
+    ) -> list[tuple[socket.socket, Encoded]]:
+        """What arrives within `linger` while request threads are still preparing
+        submissions: each one is then a moment away. Nothing, at once, when none is."""
+        more: list[tuple[socket.socket, Encoded]] = []
+        if self.board is None:
+            return more
+        start = time.monotonic()
+        while len(waiting) + len(more) < self.max_batch and self.board.busy():
+            left = self.linger - (time.monotonic() - start)
+            if left <= 0:
+                break
+            more += self._read_all(selector.select(timeout=left), listener, selector)
+        return more
 
     def _read_all(
         self,

@@ -12,11 +12,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
 from portal.cases.db import is_sqlite, make_engine, upgrade
+
+if TYPE_CHECKING:
+    from portal.cases.arrivals import Board
 
 
 def _database_url() -> str:
@@ -61,6 +64,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     their submissions (`portal intake-writer`, see `portal.cases.writer_service`) and one mail
     sender (`portal send-mail --watch`, at the lowest CPU priority), each restarted if it stops.
     """
+    from portal.cases.arrivals import Board, board_path
     from portal.sidecar import Sidecar
     from portal.web import create_app
 
@@ -77,6 +81,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     # One writer for the submissions of every worker, in a folder only this user can open.
     private = tempfile.mkdtemp(prefix="portal-serve-")
     writer_socket = os.path.join(private, "writer.sock")
+    board = Board.create(board_path(writer_socket))  # who is preparing a submission
     writer = Sidecar(
         "intake writer", [sys.executable, "-m", "portal", "intake-writer", writer_socket]
     )
@@ -91,10 +96,11 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     writer.start()
     sender.start()
     try:
-        Gunicorn(host, port, workers, threads).run()
+        Gunicorn(host, port, workers, threads, board=board).run()
     finally:
         sender.stop()
         writer.stop()
+        board.close()
         shutil.rmtree(private, ignore_errors=True)
 
 
@@ -151,6 +157,7 @@ def send_mail(watch: bool, interval: float, niceness: int) -> None:
 @click.argument("path")
 def intake_writer(path: str) -> None:
     """Write the submissions that the workers send to the socket PATH (run by `portal serve`)."""
+    from portal.cases.arrivals import Board, board_path
     from portal.cases.committer import BatchWriter
     from portal.cases.writer import write_batch
     from portal.cases.writer_service import WriterService
@@ -159,7 +166,8 @@ def intake_writer(path: str) -> None:
     _log_to_stderr()
     app = create_app()
     engine = app.extensions["portal.engine"]
-    service = WriterService(path, BatchWriter(engine.connect, write_batch))
+    board = Board.open(board_path(path))
+    service = WriterService(path, BatchWriter(engine.connect, write_batch), board=board)
     _run_until_stopped(service, f"Writing the submissions sent to {path}")
     engine.dispose()
 
@@ -213,6 +221,7 @@ class Gunicorn:
         workers: int,
         threads: int,
         app_factory: Callable[[], Any] | None = None,
+        board: Board | None = None,
     ) -> None:
         from gunicorn.app.base import BaseApplication
 
@@ -233,6 +242,9 @@ class Gunicorn:
                     "loglevel": "info",
                     "post_worker_init": _freeze_startup_objects,
                 }
+                if outer.board is not None:  # a worker that died may have left its slots set
+                    board = outer.board
+                    settings["child_exit"] = lambda server, worker: board.clear_block(worker.pid)
                 # gunicorn 24+ opens a control socket in $HOME; the portal has no use for it,
                 # and two portals on one machine would fight over it.
                 if "control_socket_disable" in self.cfg.settings:
@@ -252,6 +264,7 @@ class Gunicorn:
         self.workers = workers
         self.threads = threads
         self.app_factory = app_factory
+        self.board = board
         self.application = Application()
 
     def run(self) -> None:

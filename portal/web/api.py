@@ -24,6 +24,7 @@ from portal.web import limiter
 from portal.web.context import (
     get_catalog,
     new_session,
+    preparing,
     read_session,
     submit,
     utcnow,
@@ -67,19 +68,23 @@ def health() -> Response:
 @bp.post("/incidents")
 def create_incident() -> Response:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
-    valid = _validate(schemas.IncidentSubmission, _json_body())
-    assert isinstance(valid, schemas.IncidentSubmission)
-    pending = services.prepare_incident(get_catalog(), valid, now=_now())
-    return _receipt(_submit(pending))
+    with preparing():
+        valid = _validate(schemas.IncidentSubmission, _json_body())
+        assert isinstance(valid, schemas.IncidentSubmission)
+        pending = services.prepare_incident(get_catalog(), valid, now=_now())
+        receipt = _submit(pending)
+    return _receipt(receipt)
 
 
 @bp.post("/information-requests")
 def create_information_request() -> Response:
     """Take a request for information about covered products."""
-    valid = _validate(schemas.InformationRequestSubmission, _json_body())
-    assert isinstance(valid, schemas.InformationRequestSubmission)
-    pending = services.prepare_information_request(get_catalog(), valid, now=_now())
-    return _receipt(_submit(pending))
+    with preparing():
+        valid = _validate(schemas.InformationRequestSubmission, _json_body())
+        assert isinstance(valid, schemas.InformationRequestSubmission)
+        pending = services.prepare_information_request(get_catalog(), valid, now=_now())
+        receipt = _submit(pending)
+    return _receipt(receipt)
 
 
 def _submit(pending: services.Pending) -> services.Receipt:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, select
 from support import incident_body, make_test_app, request_body
 
 from portal.cases import services
+from portal.cases.arrivals import Board, board_path
 from portal.cases.audit import verify_chain
 from portal.cases.committer import BatchWriter, GroupCommitter
 from portal.cases.db import make_sessionmaker
@@ -113,17 +114,22 @@ def test_the_writer_numbers_and_commits_what_every_worker_sends(
 
 
 class _Worker:
-    """A request thread of a worker: it keeps its connection to the writer across submissions."""
+    """A request thread of a worker: it keeps its connection to the writer across submissions,
+    and says while it prepares each one (held there until `gate` opens, if one is given)."""
 
     def __init__(self, client: WriterClient, catalog: Catalog, sqlite: bool) -> None:
-        self.jobs: queue.Queue[int | None] = queue.Queue()
+        self.jobs: queue.Queue[tuple[int, threading.Event | None] | None] = queue.Queue()
         self.done: queue.Queue[str] = queue.Queue()
         self._thread = threading.Thread(target=self._run, args=(client, catalog, sqlite))
         self._thread.start()
 
     def _run(self, client: WriterClient, catalog: Catalog, sqlite: bool) -> None:
-        while (n := self.jobs.get()) is not None:
-            self.done.put(client.run(_encoded(catalog, n, sqlite)[1]).reference)
+        while (job := self.jobs.get()) is not None:
+            n, gate = job
+            with client.preparing():
+                if gate is not None:
+                    assert gate.wait(30)
+                self.done.put(client.run(_encoded(catalog, n, sqlite)[1]).reference)
         client.close()
 
     def stop(self) -> None:
@@ -131,52 +137,73 @@ class _Worker:
         self._thread.join(10)
 
 
-def test_a_batch_waits_for_more_only_after_submissions_came_together(
+def test_a_batch_waits_for_the_submissions_being_prepared_and_only_for_them(
     engine: Engine, catalog: Catalog, socket_path: str
 ) -> None:
-    """Submissions one at a time are written at once; after a batch of several, the next
-    one waits (here up to a minute: `linger`) for another, and they share one commit."""
+    """Nobody else preparing: a submission is written at once. Another request thread
+    preparing one: the batch waits (here up to a minute: `linger`) and both share a commit."""
     batches: list[int] = []
-    hold = threading.Event()
-    held = threading.Event()
-    hold.set()
 
     def write(connection: Connection, items: list[Encoded]) -> list[CaseRow]:
         batches.append(len(items))
-        held.set()
-        assert hold.wait(30)
         return write_batch(connection, items)
 
-    service = WriterService(socket_path, BatchWriter(engine.connect, write), linger=60)
+    board = Board.create(board_path(socket_path))
+    service = WriterService(socket_path, BatchWriter(engine.connect, write), linger=60, board=board)
     server = _serving(service)
     client = WriterClient(socket_path, fallback=_NoFallback())
+    assert client.board is not None
     sqlite = engine.dialect.name == "sqlite"
-    first, second, third = (_Worker(client, catalog, sqlite) for _ in range(3))
-    for n, worker in enumerate((first, second, third), start=1):  # one at a time: no waiting
-        worker.jobs.put(n)
-        assert worker.done.get(timeout=10)
-    assert batches == [1, 1, 1]
-    hold.clear()
-    held.clear()
-    first.jobs.put(4)
-    assert held.wait(10)  # the writer is busy with the first...
-    second.jobs.put(5)
-    third.jobs.put(7)
-    threading.Event().wait(0.3)  # ...while the other two arrive
-    hold.set()
-    for worker in (first, second, third):
-        assert worker.done.get(timeout=10)
-    assert batches == [1, 1, 1, 1, 2]
-    second.jobs.put(8)  # after a batch of two: it waits for company...
+    first, second = _Worker(client, catalog, sqlite), _Worker(client, catalog, sqlite)
+    for n, worker in ((1, first), (2, second), (3, first)):
+        worker.jobs.put((n, None))
+        assert worker.done.get(timeout=10)  # at once, not after a minute
+    assert batches == [1, 1, 1] and not board.busy()
+    gate = threading.Event()
+    second.jobs.put((4, gate))  # preparing, until the gate opens
+    while not board.busy():
+        threading.Event().wait(0.01)
+    first.jobs.put((5, None))
     threading.Event().wait(0.3)
-    assert batches == [1, 1, 1, 1, 2] and second.done.empty()
-    third.jobs.put(10)  # ...which comes, and both share one commit
-    assert second.done.get(timeout=10) and third.done.get(timeout=10)
-    assert batches == [1, 1, 1, 1, 2, 2]
-    for worker in (first, second, third):
+    assert batches == [1, 1, 1] and first.done.empty()  # waiting for the other one...
+    gate.set()
+    assert first.done.get(timeout=10) and second.done.get(timeout=10)
+    assert batches == [1, 1, 1, 2] and not board.busy()  # ...which shares its commit
+    for worker in (first, second):
         worker.stop()
     service.stop()
     server.join(10)
+    board.close()
+
+
+def test_the_board_marks_each_thread_while_it_prepares(socket_path: str) -> None:
+    board = Board.create(board_path(socket_path))
+    marked = threading.Event()
+    release = threading.Event()
+
+    def other() -> None:
+        with board.preparing():
+            marked.set()
+            assert release.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert marked.wait(10)
+    with board.preparing():
+        assert board.busy()
+        board.handed_over()  # this thread's mark only
+        assert board.busy()
+    release.set()
+    thread.join(10)
+    assert not board.busy()
+    with pytest.raises(ValueError), board.preparing():  # a thread that gives up clears it
+        raise ValueError
+    assert not board.busy()
+    with board.preparing():  # a worker that died while preparing: serve clears its block
+        board.clear_block(os.getpid())
+        assert not board.busy()
+    assert Board.open(board_path(socket_path) + ".missing") is None
+    board.close()
 
 
 def test_without_the_writer_a_worker_writes_itself(
