@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 import sys
@@ -9,11 +10,21 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(
+    available = sorted(
         m.name
         for m in pkgutil.iter_modules([str(Path(__file__).parent)])
         if not m.name.startswith("_")
     )
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run the benchmarks; each prints its figures."
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"among {', '.join(available)} (default: all)"
+    )
+    names = parser.parse_args(argv).names or available
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        parser.error(f"no benchmark called {', '.join(unknown)}; there are {', '.join(available)}")
     for name in names:
         module = importlib.import_module(f"bench.{name}")
         print(f"== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")
