@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -95,13 +96,17 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
     writer.start()
     sender.start()
+    server = os.getpid()
     try:
         Gunicorn(host, port, workers, threads, board=board).run()
     finally:
-        sender.stop()
-        writer.stop()
-        board.close()
-        shutil.rmtree(private, ignore_errors=True)
+        # A worker, forked inside `run`, leaves through here too when it exits: only the
+        # server itself may stop the helpers and remove their folder.
+        if os.getpid() == server:
+            sender.stop()
+            writer.stop()
+            board.close()
+            shutil.rmtree(private, ignore_errors=True)
 
 
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
@@ -168,8 +173,15 @@ def intake_writer(path: str) -> None:
     engine = app.extensions["portal.engine"]
     board = Board.open(board_path(path))
     service = WriterService(path, BatchWriter(engine.connect, write_batch), board=board)
+    parent = os.getppid()
     _run_until_stopped(service, f"Writing the submissions sent to {path}")
     engine.dispose()
+    if board is not None and os.getppid() != parent:
+        # `portal serve` was killed before it could remove its folder: leave nothing behind.
+        board.close()
+        with contextlib.suppress(OSError):
+            os.unlink(board.path)
+            os.rmdir(os.path.dirname(path))
 
 
 class _Loop(Protocol):

@@ -4,12 +4,15 @@ Real SMTP (aiosmtpd)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,3 +152,75 @@ def test_send_mail_sends_what_the_outbox_holds_and_exits(
     assert all(reference in m["Subject"] for m in inbox.messages)
     again = subprocess.run(send, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert again.stdout.strip() == "0 mails sent."
+
+
+def test_a_killed_server_leaves_no_folder_behind(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    """Only the server process killed: its writer, finding itself orphaned, stops and removes
+    the server's private folder (socket and board) in its place."""
+    folders = Path(tempfile.mkdtemp(prefix="portal-kill-"))  # short: a Unix socket's path
+    port = free_port()
+    process = subprocess.Popen(
+        [PORTAL, "serve", "--port", str(port), "--workers", "1"],
+        env={**_env(tmp_path, smtp[1]), "TMPDIR": str(folders)},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: _up(port), 30, "portal serve to answer")
+        (private,) = folders.iterdir()
+        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
+        _submit(port)
+        assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
+        (writer,) = _senders(process.pid, b"intake-writer")
+        process.kill()  # the server alone, as the kernel's OOM killer would
+        process.wait(10)
+        _wait_for(lambda: not Path(f"/proc/{writer}").exists(), 15, "the writer to stop")
+        assert list(folders.iterdir()) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(folders, ignore_errors=True)
+
+
+def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    """A worker is forked inside `portal serve`: when one exits (gunicorn replaces it), it must
+    not run the server's own clean-up, which removes the writer's socket and board."""
+    folders = Path(tempfile.mkdtemp(prefix="portal-work-"))  # short: a Unix socket's path
+    port = free_port()
+    process = subprocess.Popen(
+        [PORTAL, "serve", "--port", str(port), "--workers", "2"],
+        env={**_env(tmp_path, smtp[1]), "TMPDIR": str(folders)},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: _up(port), 30, "portal serve to answer")
+        (private,) = folders.iterdir()
+        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
+        workers = _senders(process.pid, b"serve")
+        assert len(workers) == 2
+        helpers = _senders(process.pid, b"intake-writer") + _senders(process.pid)
+        os.kill(workers[0], signal.SIGTERM)
+        _wait_for(
+            lambda: (
+                len(_senders(process.pid, b"serve")) == 2
+                and workers[0] not in _senders(process.pid, b"serve")
+            ),
+            30,
+            "gunicorn to replace the worker",
+        )
+        time.sleep(1)
+        assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
+        assert _senders(process.pid, b"intake-writer") + _senders(process.pid) == helpers
+        _submit(port)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        shutil.rmtree(folders, ignore_errors=True)
