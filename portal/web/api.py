@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -68,21 +69,20 @@ def health() -> Response:
 @bp.post("/incidents")
 def create_incident() -> Response:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
-    with preparing():
-        valid = _validate(schemas.IncidentSubmission, _json_body())
-        assert isinstance(valid, schemas.IncidentSubmission)
-        pending = services.prepare_incident(get_catalog(), valid, now=_now())
-        receipt = _submit(pending)
-    return _receipt(receipt)
+    return _take(schemas.IncidentSubmission, services.prepare_incident)
 
 
 @bp.post("/information-requests")
 def create_information_request() -> Response:
     """Take a request for information about covered products."""
+    return _take(schemas.InformationRequestSubmission, services.prepare_information_request)
+
+
+def _take(model: type[BaseModel], prepare: Callable[..., services.Pending]) -> Response:
+    """Validate the body as `model`, prepare it with `prepare`, write it, answer its receipt."""
     with preparing():
-        valid = _validate(schemas.InformationRequestSubmission, _json_body())
-        assert isinstance(valid, schemas.InformationRequestSubmission)
-        pending = services.prepare_information_request(get_catalog(), valid, now=_now())
+        valid = _validate(model, _json_body())
+        pending = prepare(get_catalog(), valid, now=_now())
         receipt = _submit(pending)
     return _receipt(receipt)
 

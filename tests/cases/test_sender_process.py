@@ -89,14 +89,17 @@ def _senders(parent: int, marker: bytes = b"send-mail") -> list[int]:
     return found
 
 
-@pytest.fixture
-def server(
-    tmp_path: Path, smtp: tuple[Inbox, int]
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+@contextlib.contextmanager
+def _serving_in_a_folder_of_ours(
+    tmp_path: Path, smtp_port: int, workers: int
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """`portal serve` making its private folder in one of ours (short enough for a Unix
+    socket's path), once its writer listens: (the server, its port, its private folder)."""
+    folders = Path(tempfile.mkdtemp(prefix="portal-serve-test-"))
     port = free_port()
     process = subprocess.Popen(
-        [PORTAL, "serve", "--port", str(port), "--workers", "2"],
-        env=_env(tmp_path, smtp[1]),
+        [PORTAL, "serve", "--port", str(port), "--workers", str(workers)],
+        env={**_env(tmp_path, smtp_port), "TMPDIR": str(folders)},
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -104,11 +107,22 @@ def server(
     )
     try:
         _wait_for(lambda: _up(port), 30, "portal serve to answer")
-        yield process, port
+        (private,) = folders.iterdir()
+        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
+        yield process, port, private
     finally:
-        if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+        shutil.rmtree(folders, ignore_errors=True)
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as (process, port, _):
+        yield process, port
 
 
 def test_one_sender_beside_the_workers_sends_restarts_and_stops(
@@ -157,31 +171,14 @@ def test_send_mail_sends_what_the_outbox_holds_and_exits(
 def test_a_killed_server_leaves_no_folder_behind(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
     """Only the server process killed: its writer, finding itself orphaned, stops and removes
     the server's private folder (socket and board) in its place."""
-    folders = Path(tempfile.mkdtemp(prefix="portal-kill-"))  # short: a Unix socket's path
-    port = free_port()
-    process = subprocess.Popen(
-        [PORTAL, "serve", "--port", str(port), "--workers", "1"],
-        env={**_env(tmp_path, smtp[1]), "TMPDIR": str(folders)},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_for(lambda: _up(port), 30, "portal serve to answer")
-        (private,) = folders.iterdir()
-        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
+    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=1) as (process, port, private):
         _submit(port)
         assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
         (writer,) = _senders(process.pid, b"intake-writer")
         process.kill()  # the server alone, as the kernel's OOM killer would
         process.wait(10)
         _wait_for(lambda: not Path(f"/proc/{writer}").exists(), 15, "the writer to stop")
-        assert list(folders.iterdir()) == []
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        shutil.rmtree(folders, ignore_errors=True)
+        assert not private.exists()
 
 
 def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
@@ -189,20 +186,7 @@ def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
 ) -> None:
     """A worker is forked inside `portal serve`: when one exits (gunicorn replaces it), it must
     not run the server's own clean-up, which removes the writer's socket and board."""
-    folders = Path(tempfile.mkdtemp(prefix="portal-work-"))  # short: a Unix socket's path
-    port = free_port()
-    process = subprocess.Popen(
-        [PORTAL, "serve", "--port", str(port), "--workers", "2"],
-        env={**_env(tmp_path, smtp[1]), "TMPDIR": str(folders)},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_for(lambda: _up(port), 30, "portal serve to answer")
-        (private,) = folders.iterdir()
-        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
+    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as (process, port, private):
         workers = _senders(process.pid, b"serve")
         assert len(workers) == 2
         helpers = _senders(process.pid, b"intake-writer") + _senders(process.pid)
@@ -219,8 +203,3 @@ def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
         assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
         assert _senders(process.pid, b"intake-writer") + _senders(process.pid) == helpers
         _submit(port)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-        shutil.rmtree(folders, ignore_errors=True)
