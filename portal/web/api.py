@@ -80,8 +80,9 @@ def create_information_request() -> Response:
 
 def _take(model: type[BaseModel], prepare: Callable[..., services.Pending]) -> Response:
     """Validate the body as `model`, prepare it with `prepare`, write it, answer its receipt."""
+    data = _json_body()  # first: a slow client must not keep the writer waiting for it
     with preparing():
-        valid = _validate(model, _json_body())
+        valid = _validate(model, data)
         pending = prepare(get_catalog(), valid, now=_now())
         receipt = _submit(pending)
     return _receipt(receipt)
