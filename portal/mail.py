@@ -3,9 +3,10 @@
 Cases write their mail to the `outbox` table in the same transaction as the case, so a mail
 server outage loses nothing: `send_pending` claims a batch (a short transaction: several app
 processes never send one mail twice), sends it outside any transaction, then records what was
-sent and when to retry the rest (1, 2, 4 ... minutes, at most an hour apart). Each app
-process runs one `Mailer` thread that does this when woken after a submission and every
-`interval` seconds in any case. Backends follow warehouse's `mail.backend`: `smtp` for real
+sent and when to retry the rest (1, 2, 4 ... minutes, at most an hour apart). A `Mailer`
+does this when woken after a submission and every `interval` seconds in any case: in a
+process of its own under `portal serve` (`portal send-mail --watch`), else in a thread of
+each app process. Backends follow warehouse's `mail.backend`: `smtp` for real
 mail, `console` (log the recipient and subject only) for development and tests.
 """
 

@@ -1,11 +1,12 @@
 """A helper process that runs beside the server: started before it, restarted if it dies,
 stopped with it.
 
-`portal serve` runs the mail sender this way: one sender for the whole server, in a process
-of its own and at a lower CPU priority, so that sending mail never competes with the
-request threads for a worker's GIL, and under a burst of submissions answers come first and
-mail follows. A thread of the serving process watches the child; if it exits while the
-server runs, it is started again after a pause that grows from 1 s to a minute.
+`portal serve` runs two this way. The intake writer (`portal.cases.writer_service`) writes
+every worker's submissions. The mail sender runs at a lower CPU priority, so that sending
+mail never competes with the request threads for a worker's GIL, and under a burst of
+submissions answers come first and mail follows. A thread of the serving process watches
+each child; if one exits while the server runs, it is started again after a pause that grows
+from 1 s to a minute.
 """
 
 from __future__ import annotations

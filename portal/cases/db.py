@@ -103,19 +103,18 @@ class _WriterLockConnection(sqlite3.Connection):
         """Take the writer lock, waiting as long as another writer holds it."""
         if self._writer_locked:
             return
-        holding: set[str] = getattr(_this_thread, "writer_locks", set())
+        holding = _writer_locks_of_this_thread()
         if self._lock_path in holding:
             raise sqlite3.OperationalError(
                 "database is locked: this thread is already writing through another connection"
             )
-        try:
+        try:  # free most of the time: no need to let go of the GIL to find out
             fcntl.flock(self._writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
         self._writer_locked = True
         holding.add(self._lock_path)
-        _this_thread.writer_locks = holding
-        self._holder = holding
+        self._holder = holding  # the set to leave, whichever thread commits
 
     def _unlock_writer(self) -> None:
         if self._writer_locked:
@@ -158,6 +157,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 # The writer lock files each thread holds (`_WriterLockConnection`).
 _this_thread = threading.local()
+
+
+def _writer_locks_of_this_thread() -> set[str]:
+    held: set[str] | None = getattr(_this_thread, "writer_locks", None)
+    if held is None:
+        held = _this_thread.writer_locks = set()
+    return held
+
 
 READ_ONLY = "portal_read_only"
 

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
@@ -96,17 +96,13 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
     writer.start()
     sender.start()
-    server = os.getpid()
     try:
         Gunicorn(host, port, workers, threads, board=board).run()
     finally:
-        # A worker, forked inside `run`, leaves through here too when it exits: only the
-        # server itself may stop the helpers and remove their folder.
-        if os.getpid() == server:
-            sender.stop()
-            writer.stop()
-            board.close()
-            shutil.rmtree(private, ignore_errors=True)
+        sender.stop()
+        writer.stop()
+        board.close()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
@@ -280,7 +276,33 @@ class Gunicorn:
         self.application = Application()
 
     def run(self) -> None:
-        self.application.run()
+        """Serve until stopped; return (or raise) in the server process only.
+
+        gunicorn forks its workers inside this call, and a worker leaves by raising
+        SystemExit, which would unwind through the caller's frames too: `portal serve`'s
+        clean-up would then stop its helpers and remove the writer's folder from under a
+        running server whenever gunicorn replaced a worker. A worker ends here instead.
+        """
+        server = os.getpid()
+        try:
+            self.application.run()
+        except BaseException as error:
+            if os.getpid() == server:
+                raise
+            _end_worker(error)
+
+
+def _end_worker(error: BaseException) -> NoReturn:
+    """End a gunicorn worker with its exit status, running none of its forking caller's code."""
+    code = error.code if isinstance(error, SystemExit) else 1
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _freeze_startup_objects(worker: Any) -> None:

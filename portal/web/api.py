@@ -177,6 +177,7 @@ def _receipt(receipt: services.Receipt) -> Response:
 # answers under one or two host names, and working one out costs more than the receipt.
 _URL_ROOTS: dict[tuple[Any, ...], str] = {}
 _URL_ROOTS_KEPT = 64
+_URL_ROOT_INPUTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _url_root() -> str:
@@ -189,9 +190,6 @@ def _url_root() -> str:
             _URL_ROOTS.clear()
         _URL_ROOTS[key] = root
     return root
-
-
-_URL_ROOT_INPUTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 def _whole(message: str) -> dict[str, Any]:

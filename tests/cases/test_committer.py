@@ -8,27 +8,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, func, select
-from support import incident_body, request_body
+from support import incident_body, request_body, submit_from_threads
 
 from portal.cases import services
 from portal.cases.audit import verify_chain
 from portal.cases.committer import GroupCommitter
 from portal.cases.db import make_sessionmaker
 from portal.cases.models import Case, OutboxMail
-from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
 from portal.cases.writer import CaseRow, Encoded, write_batch
 from portal.catalog import Catalog
 
 NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
-
-
-def _prepared(catalog: Catalog, n: int) -> services.Pending:
-    context = {"catalog": catalog, "now": NOW}
-    if n % 3:
-        data = IncidentSubmission.model_validate(incident_body(), context=context)
-        return services.prepare_incident(catalog, data, now=NOW)
-    request = InformationRequestSubmission.model_validate(request_body(), context=context)
-    return services.prepare_information_request(catalog, request, now=NOW)
 
 
 def test_concurrent_submissions_share_commits(engine: Engine, catalog: Catalog) -> None:
@@ -41,22 +31,7 @@ def test_concurrent_submissions_share_commits(engine: Engine, catalog: Catalog) 
 
     committer: GroupCommitter[Encoded, CaseRow] = GroupCommitter(engine.connect, write)
     sqlite = engine.dialect.name == "sqlite"
-    receipts: list[services.Receipt] = []
-    lock = threading.Lock()
-
-    def work(offset: int) -> None:
-        for n in range(15):
-            pending = _prepared(catalog, offset + n)
-            row = committer.run(services.encode(pending, sqlite=sqlite))
-            assert row is pending.row and row.reference and row.id
-            with lock:
-                receipts.append(services.receipt_of(pending))
-
-    threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    receipts = submit_from_threads(committer.run, catalog, sqlite=sqlite, now=NOW)
     assert len(receipts) == 120
     assert sum(batches) == 120
     references = sorted(r.reference for r in receipts)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import Connection, Engine, func, select
-from support import incident_body, make_test_app, request_body
+from support import incident_body, make_test_app, prepared_submission, submit_from_threads
 
 from portal.cases import services
 from portal.cases.arrivals import Board, board_path
@@ -23,7 +23,6 @@ from portal.cases.audit import verify_chain
 from portal.cases.committer import BatchWriter, GroupCommitter
 from portal.cases.db import make_sessionmaker
 from portal.cases.models import Case, OutboxMail
-from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
 from portal.cases.writer import CaseRow, Encoded, write_batch
 from portal.cases.writer_service import (
     WriterClient,
@@ -42,13 +41,7 @@ class _NoFallback:
 
 
 def _encoded(catalog: Catalog, n: int, sqlite: bool) -> tuple[services.Pending, Encoded]:
-    context = {"catalog": catalog, "now": NOW}
-    if n % 3:
-        data = IncidentSubmission.model_validate(incident_body(), context=context)
-        pending = services.prepare_incident(catalog, data, now=NOW)
-    else:
-        asked = InformationRequestSubmission.model_validate(request_body(), context=context)
-        pending = services.prepare_information_request(catalog, asked, now=NOW)
+    pending = prepared_submission(catalog, n, NOW)
     return pending, services.encode(pending, sqlite=sqlite)
 
 
@@ -79,22 +72,7 @@ def test_the_writer_numbers_and_commits_what_every_worker_sends(
     assert ready.wait(10)
     client = WriterClient(socket_path, fallback=_NoFallback())
     sqlite = engine.dialect.name == "sqlite"
-    receipts: list[services.Receipt] = []
-    lock = threading.Lock()
-
-    def work(offset: int) -> None:
-        for n in range(15):
-            pending, item = _encoded(catalog, offset + n, sqlite)
-            row = client.run(item)
-            assert row is pending.row and row.reference and row.id
-            with lock:
-                receipts.append(services.receipt_of(pending))
-
-    workers = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    receipts = submit_from_threads(client.run, catalog, sqlite=sqlite, now=NOW)
     client.close()
     service.stop()
     server.join(10)
