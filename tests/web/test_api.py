@@ -268,3 +268,15 @@ def test_form_contents_are_never_logged(
     client.post("/api/v1/incidents", json=incident_body(description=secret, category="x"))
     assert secret not in caplog.text
     assert "ada@example.com" not in caplog.text
+
+
+def test_the_status_url_names_the_host_each_request_came_to(client: FlaskClient) -> None:
+    """The receipt's links follow the Host header (and scheme) of each request, one after the
+    other, though the root URL is remembered per host."""
+    for base in ("http://portal.example", "https://other.example", "http://portal.example"):
+        response = client.post("/api/v1/incidents", json=incident_body(), base_url=base)
+        assert response.status_code == 201
+        reference = response.json["reference"]
+        expected = f"{base}/api/v1/cases/{reference}"
+        assert response.json["status_url"] == expected
+        assert response.headers["Location"] == expected
