@@ -218,8 +218,9 @@ class Gunicorn:
 
     Threaded workers (gthread), so that submissions arriving together in one process can
     share one durable commit (`portal.cases.committer`); a sync worker serves one request at
-    a time and would pay for one commit each. `app_factory` (default `create_app`) lets the
-    benchmarks serve another app under exactly these settings.
+    a time and would pay for one commit each. They share new connections out between them
+    (`portal.commands.worker`). `app_factory` (default `create_app`) lets the benchmarks
+    serve another app under exactly these settings, and `worker_class` another worker.
     """
 
     def __init__(
@@ -230,6 +231,7 @@ class Gunicorn:
         threads: int,
         app_factory: Callable[[], Any] | None = None,
         board: Board | None = None,
+        worker_class: str | type = "portal.commands.worker.BalancedThreadWorker",
     ) -> None:
         from gunicorn.app.base import BaseApplication
 
@@ -240,7 +242,7 @@ class Gunicorn:
                 settings: dict[str, Any] = {
                     "bind": f"{outer.host}:{outer.port}",
                     "workers": outer.workers,
-                    "worker_class": "gthread",
+                    "worker_class": outer.worker_class,
                     "threads": outer.threads,
                     "timeout": 30,
                     "graceful_timeout": 10,
@@ -273,6 +275,7 @@ class Gunicorn:
         self.threads = threads
         self.app_factory = app_factory
         self.board = board
+        self.worker_class = worker_class
         self.application = Application()
 
     def run(self) -> None:
