@@ -5,8 +5,9 @@ through the portal's own engine settings (SQLite WAL + synchronous=FULL, or Post
 then commits. No validation, no deadlines, no audit, no outbox: what is left is the price
 of a durable commit, which the real submission path is measured against.
 
-`python -m bench._floor PORT WORKERS THREADS` serves it through the very gunicorn set-up of
-`portal serve` (`portal.commands.cases.Gunicorn`), so the two differ only in the app.
+`python -m bench._floor PORT WORKERS THREADS [WORKER_CLASS]` serves it through the very
+gunicorn set-up of `portal serve` (`portal.commands.cases.Gunicorn`), so the two differ only
+in the app; or with another worker class (`gthread`: gunicorn's own).
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ rows = Table(
 )
 
 
-def create_app() -> Flask:
-    """The floor app; its table is created beforehand (`metadata.create_all`)."""
+def create_app(threads: int = 8) -> Flask:
+    """The floor app; its table is created beforehand (`metadata.create_all`).
+
+    One pooled connection per request thread: with SQLAlchemy's default pool (5, and 10
+    more opened and closed on demand), eight threads would open a new PostgreSQL connection
+    for many of their requests, and the floor would measure that instead.
+    """
     app = Flask(__name__)
-    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"], pool_size=threads, max_overflow=0)
 
     @app.post("/insert")
     def insert_row() -> tuple[dict[str, int], int]:
@@ -46,8 +52,11 @@ def create_app() -> Flask:
 def main(argv: list[str]) -> None:
     from portal.commands.cases import Gunicorn
 
-    port, workers, threads = (int(arg) for arg in argv)
-    Gunicorn("127.0.0.1", port, workers, threads, app_factory=create_app).run()
+    port, workers, threads = (int(arg) for arg in argv[:3])
+    chosen = {"worker_class": argv[3]} if argv[3:] else {}
+    Gunicorn(
+        "127.0.0.1", port, workers, threads, app_factory=lambda: create_app(threads), **chosen
+    ).run()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 For SQLite and for a throwaway PostgreSQL (when installed), in one run: `portal serve`'s
 production set-up (gunicorn, 2 workers of 8 threads) answers a trivial endpoint and real incident
 submissions; a bench-only Flask app (`bench/_floor.py`) served by the very same gunicorn set-up
-and database settings does one bare durable insert of a body of the same size. The load comes
+and database settings does one bare durable insert of a body of the same size. The floor is
+also served by gunicorn's own threaded workers, which do not share connections out between
+workers (`portal.commands.worker`) and suit it better on some machines: the ratio is taken
+against the faster of the two floors. The load comes
 from `wrk` (a C load generator, so that the two cores measure the server rather than the
 client): 16 keep-alive connections on 127.0.0.1, a few seconds per line, in interleaved rounds.
 Every POST is a new, valid incident notice (`bench/intake.lua`), and any answer other than 2xx
@@ -347,7 +350,7 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
     metadata.create_all(engine)
     engine.dispose()
 
-    portal_port, floor_port = _free_port(), _free_port()
+    portal_port, floor_port, plain_port = _free_port(), _free_port(), _free_port()
     server = [str(WORKERS), str(THREADS_PER_WORKER)]
     portal = _start(
         [
@@ -363,10 +366,14 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
         env,
         workdir,
     )
-    floor = _start([python, "-m", "bench._floor", str(floor_port), *server], env, ROOT)
+    floors = [
+        _start([python, "-m", "bench._floor", str(port), *server, *kind], env, ROOT)
+        for port, kind in ((floor_port, []), (plain_port, ["gthread"]))
+    ]
     lines = [
         Line("trivial endpoint", portal_port, "/api/v1/health", post=False),
         Line("bare durable insert", floor_port, "/insert", post=True),
+        Line("bare insert (gthread)", plain_port, "/insert", post=True),
         Line("incident submission", portal_port, "/api/v1/incidents", post=True),
     ]
     engine = make_engine(url)
@@ -374,6 +381,7 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
     try:
         _wait_ready(portal_port, "/api/v1/health")
         _wait_ready(floor_port, "/insert")
+        _wait_ready(plain_port, "/insert")
         if wrk is not None:
             _load_wrk(wrk, lines)
         else:
@@ -389,7 +397,8 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
         drained = time.monotonic() - stopped
     finally:
         _stop(portal)
-        _stop(floor)
+        for floor in floors:
+            _stop(floor)
     with engine.connect() as connection:
         cases = connection.execute(text("SELECT count(*) FROM cases")).scalar_one()
         mails = connection.execute(text("SELECT count(*) FROM outbox")).scalar_one()
@@ -407,12 +416,16 @@ def _report(lines: list[Line]) -> None:
     for line in lines:
         p50, p99 = line.percentile(50), line.percentile(99)
         print(f"{line.name:24}{line.rate:9.0f}{p50:9.1f}{p99:9.1f}{line.errors:8d}")
-    trivial, floor, submit = lines
+    trivial, *floors, submit = lines
+    floor = max(floors, key=lambda line: line.rate)  # the stricter comparison
     if trivial.rate and floor.rate:
         print(f"bare insert / trivial:        {floor.rate / trivial.rate:.2f}")
         print(f"submission / trivial:         {submit.rate / trivial.rate:.2f}")
         verdict = "meets" if submit.rate / floor.rate >= 0.7 else "MISSES"
-        print(f"submission / bare insert:     {submit.rate / floor.rate:.2f} ({verdict} 0.7)")
+        print(
+            f"submission / bare insert:     {submit.rate / floor.rate:.2f} ({verdict} 0.7;"
+            f" against the faster: {floor.name})"
+        )
         p99 = submit.percentile(99)
         verdict = "meets" if p99 < 50 else "MISSES"
         print(f"submission p99:               {p99:.1f} ms ({verdict} 50 ms)")
