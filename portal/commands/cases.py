@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
@@ -67,7 +67,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """
     from portal.cases.arrivals import Board, board_path
     from portal.sidecar import Sidecar
-    from portal.web import create_app
+    from portal.web import create_app, shared_limits
 
     _log_to_stderr()
     app = create_app()
@@ -93,6 +93,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     )
     os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
     os.environ["PORTAL_WRITER_SOCKET"] = writer_socket
+    if _counts_per_process(app.config):  # so that a client's limit holds across the workers
+        limits = os.path.join(private, RATE_LIMITS_FILE)
+        os.environ["PORTAL_RATELIMIT_STORAGE_URI"] = shared_limits.uri_for(limits)
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
     writer.start()
     sender.start()
@@ -105,6 +108,17 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         shutil.rmtree(private, ignore_errors=True)
 
 
+def _counts_per_process(config: Mapping[str, Any]) -> bool:
+    """Whether the rate limits are counted in each process (`memory://`, fixed window)."""
+    from portal.web import ratelimit
+
+    uri = str(config["RATELIMIT_STORAGE_URI"])
+    strategy = config.get("RATELIMIT_STRATEGY", "fixed-window")
+    return uri.startswith(("memory://", ratelimit.SCHEME + "://")) and strategy == "fixed-window"
+
+
+# The workers' shared rate-limit counters, in `portal serve`'s private folder.
+RATE_LIMITS_FILE = "rate-limits"
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
 SENDER_NICENESS = 19
 
@@ -175,9 +189,12 @@ def intake_writer(path: str) -> None:
     if board is not None and os.getppid() != parent:
         # `portal serve` was killed before it could remove its folder: leave nothing behind.
         board.close()
+        folder = os.path.dirname(path)
         with contextlib.suppress(OSError):
             os.unlink(board.path)
-            os.rmdir(os.path.dirname(path))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, RATE_LIMITS_FILE))
+            os.rmdir(folder)
 
 
 class _Loop(Protocol):

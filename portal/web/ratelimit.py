@@ -9,8 +9,9 @@ request. This subclass starts no thread: at most once a second, the request thre
 counts a hit sweeps the expired keys itself (under a lock no other thread waits for), and it
 expires keys tolerantly. The sweep only bounds memory: a counter is always checked against
 its own expiry when it is read.
-`create_app` uses it for `memory://` (our default); deployments with several app servers set
-`RATELIMIT_STORAGE_URI` to a shared store.
+`create_app` uses it for `memory://` (our default) when served otherwise; `portal serve`
+gives its workers counters they share (`shared_limits`), and deployments with several app
+servers set `RATELIMIT_STORAGE_URI` to a shared store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from flask.globals import request_ctx
 from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter._limits import RuntimeLimit
 from limits.storage import MemoryStorage
+
+from portal.web import shared_limits  # noqa: F401  (registers the portal-shared:// scheme)
 
 SCHEME = "portal-memory"
 # The methods of the requests a limit of the portal may apply to.

@@ -23,6 +23,9 @@ from support import CATALOG_DIR, Inbox, free_port, incident_body, live_portal
 pytestmark = pytest.mark.slow
 
 PORTAL = str(Path(sys.executable).with_name("portal"))
+# What `portal serve` keeps in its private folder: the writer's socket and board, and the
+# workers' shared rate-limit counters.
+PRIVATE_FILES = ["rate-limits", "writer.sock", "writer.sock.board"]
 
 
 def _env(tmp_path: Path, smtp_port: int) -> dict[str, str]:
@@ -91,15 +94,16 @@ def _senders(parent: int, marker: bytes = b"send-mail") -> list[int]:
 
 @contextlib.contextmanager
 def _serving_in_a_folder_of_ours(
-    tmp_path: Path, smtp_port: int, workers: int
+    tmp_path: Path, smtp_port: int, workers: int, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """`portal serve` making its private folder in one of ours (short enough for a Unix
-    socket's path), once its writer listens: (the server, its port, its private folder)."""
+    socket's path), once its writer listens: (the server, its port, its private folder).
+    `settings` are more environment variables."""
     folders = Path(tempfile.mkdtemp(prefix="portal-serve-test-"))
     port = free_port()
     process = subprocess.Popen(
         [PORTAL, "serve", "--port", str(port), "--workers", str(workers)],
-        env={**_env(tmp_path, smtp_port), "TMPDIR": str(folders)},
+        env={**_env(tmp_path, smtp_port), "TMPDIR": str(folders), **settings},
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -173,7 +177,7 @@ def test_a_killed_server_leaves_no_folder_behind(tmp_path: Path, smtp: tuple[Inb
     the server's private folder (socket and board) in its place."""
     with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=1) as (process, port, private):
         _submit(port)
-        assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
+        assert sorted(p.name for p in private.iterdir()) == PRIVATE_FILES
         (writer,) = _senders(process.pid, b"intake-writer")
         process.kill()  # the server alone, as the kernel's OOM killer would
         process.wait(10)
@@ -200,6 +204,29 @@ def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
             "gunicorn to replace the worker",
         )
         time.sleep(1)
-        assert sorted(p.name for p in private.iterdir()) == ["writer.sock", "writer.sock.board"]
+        assert sorted(p.name for p in private.iterdir()) == PRIVATE_FILES
         assert _senders(process.pid, b"intake-writer") + _senders(process.pid) == helpers
         _submit(port)
+
+
+def test_a_clients_rate_limit_holds_across_the_workers(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    """Each submission on a new connection, which either worker may take: the limit counts
+    them all (with per-process counts, each worker would let four through)."""
+    limit = {"PORTAL_SUBMISSION_RATE_LIMIT": "4 per hour"}
+    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2, **limit) as (_, port, _):
+        statuses = []
+        for _ in range(12):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request(
+                "POST",
+                "/api/v1/incidents",
+                body=json.dumps(incident_body()).encode(),
+                headers={"Content-Type": "application/json", "Connection": "close"},
+            )
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            connection.close()
+    assert statuses == [201] * 4 + [429] * 8
