@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support import free_port
@@ -124,3 +125,23 @@ def test_connections_opened_together_are_shared_out_and_none_waits_for_ever(port
     finally:
         for connection in connections:
             connection.close()
+
+
+def test_a_worker_that_dies_while_preparing_leaves_no_mark_on_the_board(tmp_path: Path) -> None:
+    """gunicorn calls `child_exit` for each worker that ends: `portal serve`'s clears the
+    worker's marks, or the writer would hold every batch a moment for a submission that is
+    never coming."""
+    from portal.cases.arrivals import Board
+    from portal.commands.cases import Gunicorn
+
+    board = Board.create(str(tmp_path / "board"))
+    child = os.fork()
+    if child == 0:  # a worker killed in the middle of a submission
+        with board.preparing():
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert board.busy()
+    server = Gunicorn("127.0.0.1", free_port(), 1, 1, app_factory=lambda: None, board=board)
+    server.application.cfg.child_exit(None, SimpleNamespace(pid=child))
+    assert not board.busy()
+    board.close()
