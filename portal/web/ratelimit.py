@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask.globals import request_ctx
 from flask_limiter import Limiter, RequestLimit, RouteLimit
 from flask_limiter._limits import RuntimeLimit
@@ -102,7 +102,11 @@ class PortalLimiter(Limiter):
     _every_request = False
 
     def init_app(self, app: Flask) -> None:
+        # Flask runs `after_request` hooks last registered first: these two surround the one
+        # that adds Flask-Limiter's headers.
+        app.after_request(_retry_after_on_refusals_only)
         super().init_app(app)
+        app.after_request(_remember_retry_after)
         manager = self.limit_manager
         self._every_request = bool(
             manager._application_limits or manager._default_limits or self._meta_limits
@@ -161,6 +165,25 @@ class PortalLimiter(Limiter):
     def _Limiter__release_context(self, _: BaseException | None = None) -> None:  # noqa: N802
         if _checked():
             self.context.reset()
+
+
+def _remember_retry_after(response: Response) -> Response:
+    if _checked():
+        g.portal_own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _retry_after_on_refusals_only(response: Response) -> Response:
+    """`Retry-After` on a refusal (429) only. Flask-Limiter sets it on every answer under a
+    limit: a receipt (201) told its client when to try again, and the 503 of a restarting
+    writer had its own `Retry-After: 1` raised to the end of the limit's window."""
+    if _checked() and response.status_code != 429:
+        own = g.pop("portal_own_retry_after", None)
+        if own is None:
+            response.headers.pop("Retry-After", None)
+        else:
+            response.headers["Retry-After"] = own
+    return response
 
 
 def _checked() -> bool:

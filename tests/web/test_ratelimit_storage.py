@@ -77,6 +77,7 @@ def test_gets_are_not_limited_and_posts_carry_the_headers(sqlite_url: str, tmp_p
     assert first.status_code == 201
     assert first.headers["X-RateLimit-Limit"] == "2"
     assert first.headers["X-RateLimit-Remaining"] == "1"
+    assert "Retry-After" not in first.headers  # a receipt: nothing to retry
     assert client.post("/api/v1/information-requests", json=request_body()).status_code == 201
     limited = client.post("/api/v1/information-requests", json=request_body())
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
