@@ -9,6 +9,11 @@ which the kernel releases if a worker dies holding it, and a lock of the process
 threads (`fcntl` locks belong to processes). If every probed slot holds another live key,
 the key shares the first one: both clients are then limited sooner, never later.
 
+A hit is followed by the reads of the limit's headers (`get`, then `get_expiry`). Those
+answer from the thread's own hit, without the lock: `lockf` releases the GIL, and each time
+a request thread gives it up under load it may wait a whole switch interval to get it back.
+They give the count as this request left it.
+
 Only the fixed-window strategy, Flask-Limiter's default, is supported.
 """
 
@@ -55,6 +60,7 @@ class SharedFileStorage(Storage):
             os.ftruncate(self._fd, SIZE)
         self._map = mmap.mmap(self._fd, SIZE)
         self._lock = threading.Lock()
+        self._local = threading.local()  # `hit`: this thread's last (key, end, count)
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -71,15 +77,23 @@ class SharedFileStorage(Storage):
             else:
                 held, end, count = digest, now + expiry, amount
             _SLOT.pack_into(self._map, offset, held, end, count)
-            return int(count)
+        self._local.hit = (key, end, count)
+        return int(count)
 
     def get(self, key: str) -> int:
+        own = self._own_hit(key)
+        if own is not None:
+            return int(own[2])
         with self._locked():
             now = time.time()
             _, end, count = _SLOT.unpack_from(self._map, self._slot(_hash(key), now))
             return int(count) if end > now else 0
 
     def get_expiry(self, key: str) -> float:
+        own = self._own_hit(key)
+        self._local.hit = None  # the headers' last read
+        if own is not None:
+            return float(own[1])
         with self._locked():
             now = time.time()
             _, end, _ = _SLOT.unpack_from(self._map, self._slot(_hash(key), now))
@@ -97,14 +111,23 @@ class SharedFileStorage(Storage):
                 if _SLOT.unpack_from(self._map, offset)[1] > now
             )
             self._map[:] = bytes(SIZE)
-            return live
+        self._local.hit = None
+        return live
 
     def clear(self, key: str) -> None:
+        self._local.hit = None
         digest = _hash(key)
         with self._locked():
             offset = self._slot(digest, time.time())
             if _SLOT.unpack_from(self._map, offset)[0] == digest:
                 _SLOT.pack_into(self._map, offset, 0, 0.0, 0)
+
+    def _own_hit(self, key: str) -> tuple[str, float, int] | None:
+        """This thread's last hit, if it was of `key` and its window is not over."""
+        hit: tuple[str, float, int] | None = getattr(self._local, "hit", None)
+        if hit is not None and hit[0] == key and time.time() < hit[1]:
+            return hit
+        return None
 
     def _slot(self, digest: int, now: float) -> int:
         """The offset of `digest`'s slot: its own if it has one among the probed slots, else

@@ -61,9 +61,9 @@ def test_storages_on_one_file_share_their_counts(tmp_path: Path) -> None:
     uri = uri_for(str(tmp_path / "limits"))
     first, second = SharedFileStorage(uri), storage_from_string(uri)
     assert isinstance(second, SharedFileStorage)  # the scheme is registered with `limits`
-    first.incr("client", 60)
-    second.incr("client", 60)
-    assert first.get("client") == second.get("client") == 2
+    assert first.incr("client", 60) == 1
+    assert second.incr("client", 60) == 2
+    assert SharedFileStorage(uri).get("client") == 2
 
     three = parse("3 per minute")
     by_first, by_second = FixedWindowRateLimiter(first), FixedWindowRateLimiter(second)
@@ -93,6 +93,21 @@ def test_a_key_shares_a_slot_when_all_its_slots_hold_live_keys(
     clock.now += 30  # every window is over: the slots are free again
     assert storage.incr("k8", 60) == 1
     assert storage.get("k0") == 0
+
+
+def test_the_reads_after_a_hit_answer_from_it_once(tmp_path: Path) -> None:
+    """A limit's headers read the count and the window's end just after the hit: from the
+    hit, as this request left it. After those two reads, from the file again."""
+    uri = uri_for(str(tmp_path / "limits"))
+    mine, other = SharedFileStorage(uri), SharedFileStorage(uri)
+    assert mine.incr("client", 60) == 1
+    end = mine.get_expiry("client")  # consumes the hit
+    mine.incr("client", 60)
+    assert other.incr("client", 60) == 3  # another worker's hit meanwhile
+    assert mine.get("client") == 2  # as this thread's hit left it
+    assert mine.get_expiry("client") == end
+    assert mine.get("client") == 3  # the hit is used once
+    assert mine.get("other") == 0
 
 
 def _hit_many(uri: str, key: str, threads: int, hits: int) -> None:
