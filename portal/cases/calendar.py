@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.cases.models import Case, Deadline
-from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment
+from portal.cases.wording import KIND_NAMES, local_moment, staff_deadline_title
 
 EVENT_LENGTH = timedelta(minutes=30)
 # Deadlines long past stay in the feed for a while: an overdue deadline is still work.
@@ -54,7 +54,7 @@ def deadlines_ics(
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
     ]
     for deadline, reference, kind, status in rows:
-        title = _title(deadline.name)
+        title = staff_deadline_title(deadline.name)
         description = (
             f"{KIND_NAMES.get(kind, kind).capitalize()} {reference}, {status}."
             f" Due {local_moment(deadline.due_at, timezone)}."
@@ -80,18 +80,6 @@ def deadlines_ics(
         ]
     lines.append("END:VCALENDAR")
     return "".join(_fold(line) + "\r\n" for line in lines)
-
-
-def _title(name: str) -> str:
-    if name.startswith("intermediate-report"):
-        return "Intermediate report to the authority"
-    if name == "final-report":
-        return "Final report to the authority"
-    if name == "authority-report":
-        return "Initial report to the authority"
-    if name == "information-response":
-        return "Answer to the request"
-    return DEADLINE_TITLES.get(name, name)
 
 
 def _utc(instant: datetime) -> str:

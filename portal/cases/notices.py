@@ -7,12 +7,12 @@ team's address is looked up by the sender when it sends, so it lives in configur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from portal.cases.models import Case, OutboxMail
-from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment
+from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment, staff_deadline_title
 
 SUBMITTER = "submitter"
 LEGAL_TEAM = "legal-team"
@@ -36,6 +36,10 @@ class CaseLike(Protocol):
     def received_at(self) -> datetime: ...
     @property
     def deadlines(self) -> Sequence[_Due]: ...
+
+
+def _submitter_title(name: str) -> str:
+    return DEADLINE_TITLES.get(name, name)
 
 
 def acknowledgement(
@@ -75,7 +79,7 @@ def legal_team_notice(
         f"Reference: {case.reference}",
         summary,
         "",
-        *_deadline_lines(case, timezone),
+        *_deadline_lines(case, timezone, staff_deadline_title),
         "",
         "Open the staff workspace to read it.",
     ]
@@ -105,9 +109,11 @@ def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
     )
 
 
-def _deadline_lines(case: CaseLike, timezone: str) -> list[str]:
+def _deadline_lines(
+    case: CaseLike, timezone: str, title_of: Callable[[str], str] = _submitter_title
+) -> list[str]:
     lines = []
     for deadline in case.deadlines:
-        title = DEADLINE_TITLES.get(deadline.name, deadline.name)
+        title = title_of(deadline.name)
         lines.append(f"{title}: due {local_moment(deadline.due_at, timezone)}.")
     return lines

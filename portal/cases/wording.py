@@ -10,11 +10,30 @@ KIND_NAMES = {
     "incident": "serious-incident notice",
     "information-request": "request for information",
 }
+# As the submitter reads them (receipts, status pages, their mails).
 DEADLINE_TITLES = {
     "incident-notification": "Notice of the incident to us (from your awareness of it)",
     "authority-report": "Our initial report to the authority (from our receipt of your notice)",
     "information-response": "Our answer to your request (from our receipt of it)",
 }
+# As the legal team reads them (the workspace, its calendar, its mails).
+STAFF_DEADLINE_TITLES = {
+    "incident-notification": "Customer's notice to us (from their awareness of the incident)",
+    "authority-report": "Initial report to the authority",
+    "final-report": "Final report to the authority",
+    "information-response": "Answer to the request",
+}
+
+
+def staff_deadline_title(name: str) -> str:
+    """A deadline's name as the legal team reads it (`intermediate-report-2`: its number)."""
+    if name.startswith("intermediate-report-"):
+        return f"Intermediate report {name.rsplit('-', 1)[-1]} to the authority"
+    if name == "intermediate-report":
+        return "Intermediate report to the authority"
+    return STAFF_DEADLINE_TITLES.get(name, name)
+
+
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
     "January February March April May June July August September October November December"

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
-from portal.cases.wording import local_moment
+from portal.cases.wording import local_moment, staff_deadline_title
 from portal.web import cookies, csrf, limiter, staff_api
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
 
@@ -395,9 +395,7 @@ def _case_page(
             deadlines.append(
                 {
                     **view,
-                    "title": view["title"]
-                    if view["title"] != deadline.name
-                    else _title(deadline.name),
+                    "title": staff_deadline_title(deadline.name),
                     "due_local": local_moment(deadline.due_at, zone),
                     "trigger_local": local_moment(deadline.trigger_at, zone),
                     "met_local": local_moment(deadline.met_at, zone) if deadline.met_at else "",
@@ -469,26 +467,13 @@ def _row(case: Case, now: datetime, zone: str) -> dict[str, Any]:
         or (case.submission or {}).get("topic")
         or "",
         "received": local_moment(case.received_at, zone),
-        "deadline": _title(upcoming.name) if upcoming else "",
+        "deadline": staff_deadline_title(upcoming.name) if upcoming else "",
         "due": local_moment(upcoming.due_at, zone) if upcoming else "",
         "time_left": dashboard.time_left(upcoming.due_at, now)
         if upcoming
         else "No running deadline",
         "overdue": bool(upcoming and upcoming.due_at < now),
     }
-
-
-def _title(name: str) -> str:
-    titles = {
-        "information-response": "Answer to the request",
-        "authority-report": "Initial report to the authority",
-        "intermediate-report": "Intermediate report to the authority",
-        "final-report": "Final report to the authority",
-        "incident-notification": "Customer's notice (48 hours)",
-    }
-    if name.startswith("intermediate-report-"):
-        return f"Intermediate report {name.rsplit('-', 1)[-1]} to the authority"
-    return titles.get(name, name)
 
 
 def _categories() -> list[str]:

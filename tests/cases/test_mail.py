@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 from support import Inbox, free_port, incident_body
 
@@ -12,6 +13,7 @@ from portal.cases import services
 from portal.cases.db import make_sessionmaker
 from portal.cases.models import OutboxMail
 from portal.cases.schemas import IncidentSubmission
+from portal.cases.wording import staff_deadline_title
 from portal.catalog import Catalog
 from portal.mail import SmtpBackend, send_pending
 
@@ -43,6 +45,16 @@ def test_acknowledgement_and_legal_notice_are_sent_once(
         assert "INC-2026-000001" in body
         assert token not in body
         assert "water plant" not in body
+    bodies = {m["To"]: m.get_payload(decode=True).decode() for m in inbox.messages}
+    # Each in its reader's words: the customer's deadline, then the team's.
+    assert (
+        "Notice of the incident to us (from your awareness of it): due" in bodies["ada@example.com"]
+    )
+    assert (
+        "Customer's notice to us (from their awareness of the incident): due"
+        in bodies["legal@example.org"]
+    )
+    assert "Initial report to the authority: due" in bodies["legal@example.org"]
     again = send_pending(sessions, backend, now=NOW + timedelta(minutes=1), **options)
     assert (again.sent, again.failed) == (0, 0)
     assert len(inbox.messages) == 2
@@ -90,3 +102,19 @@ def test_a_silent_mail_server_leaves_the_rest_of_the_batch_for_later(
     assert send_pending(sessions, up, now=NOW, **options).sent == 1  # the untried one, now
     assert send_pending(sessions, up, now=NOW + timedelta(minutes=2), **options).sent == 1
     assert len(inbox.messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("incident-notification", "Customer's notice to us (from their awareness of the incident)"),
+        ("authority-report", "Initial report to the authority"),
+        ("intermediate-report", "Intermediate report to the authority"),
+        ("intermediate-report-2", "Intermediate report 2 to the authority"),
+        ("final-report", "Final report to the authority"),
+        ("information-response", "Answer to the request"),
+        ("something-new", "something-new"),
+    ],
+)
+def test_the_team_reads_each_deadline_in_its_own_words(name: str, title: str) -> None:
+    assert staff_deadline_title(name) == title

@@ -121,6 +121,10 @@ def test_dashboard_page_shows_time_left_and_local_time(desk):
     case_page = client.get(f"/staff/cases/{ref}").text
     for needed in ("What was submitted", "Audit trail", "case-received", "2d, exact", "Deadlines"):
         assert needed in case_page
+    # In the team's words, not the customer's.
+    assert "Initial report to the authority" in case_page
+    assert "Customer&#39;s notice to us (from their awareness of the incident)" in case_page
+    assert "from your awareness" not in case_page and "Our initial report" not in case_page
 
 
 def test_exports(desk):
