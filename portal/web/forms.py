@@ -41,10 +41,12 @@ Widget = Literal[
     "select",
     "product",
     "products",
+    "version",
     "timezone",
 ]
 # Widgets whose choices the definition lists; `product`, `products` and `timezone` take theirs
-# from the catalog and the time zone database.
+# from the catalog and the time zone database. A `version` is typed, with the catalog's
+# versions offered as suggestions.
 CHOICE_WIDGETS = frozenset({"radios", "checkboxes", "select"})
 MULTIPLE_WIDGETS = frozenset({"checkboxes", "products"})
 # Form-only fields: they say how to read the others and are not sent to the schema.
@@ -184,6 +186,15 @@ def product_choices(catalog: Catalog, widget: str) -> list[tuple[str, str]]:
         (product.id, product.name)
         for product in catalog.products.values()
         if widget == "product" or product.status is not Status.WITHDRAWN
+    ]
+
+
+def version_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    """Every product's versions as (version, product name), newest first within a product."""
+    return [
+        (version, product.name)
+        for product in catalog.products.values()
+        for version in reversed(product.versions)
     ]
 
 
@@ -349,6 +360,8 @@ def choices_for(
         return [(zone, zone.replace("_", " ")) for zone in zones]
     if item.widget in ("product", "products"):
         found = product_choices(catalog, item.widget)
+    elif item.widget == "version":
+        found = version_choices(catalog)
     else:
         found = list((item.choices or {}).items())
     if item.widget in ("select", "product"):

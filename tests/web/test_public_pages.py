@@ -156,6 +156,19 @@ def test_product_link_preselects_the_product(client):
     assert re.findall(r'<option value="([^"]*)" selected>', html) == ["Europe/Paris"]
 
 
+def test_the_version_box_suggests_the_catalogs_versions(app, client):
+    html = client.get("/report-incident").get_data(as_text=True)
+    (box,) = _Page(html).find("input", name="product_version")
+    assert box["type"] == "text"  # typed: a suggestion, not a choice
+    block = re.search(rf'<datalist id="{box["list"]}">(.*?)</datalist>', html, re.S)
+    assert block is not None
+    offered = re.findall(r'<option value="([^"]*)">([^<]*)</option>', block.group(1))
+    catalog = app.extensions[context.CATALOG]
+    expected = {(v, p.name) for p in catalog.products.values() for v in p.versions}
+    assert set(offered) == expected and len(offered) == len(expected)
+    assert ("mobile 3.4", catalog.get("lumen-chat").name) in offered
+
+
 def test_a_post_without_csrf_token_is_refused_and_saves_nothing(app, client):
     response = client.post("/report-incident", data=_incident())
     assert response.status_code == 400
