@@ -23,8 +23,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from portal.testing import free_port, postgres_bin, start_postgres, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("intake.lua")
@@ -119,13 +119,6 @@ class Line:
         return candidates[min(index, len(candidates) - 1)] * 1e3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _wait_ready(port: int, path: str, method: str = "GET") -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -149,16 +142,6 @@ def _start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Pop
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
 
 
 # -- wrk ------------------------------------------------------------------------------------
@@ -350,7 +333,7 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
     metadata.create_all(engine)
     engine.dispose()
 
-    portal_port, floor_port, plain_port = _free_port(), _free_port(), _free_port()
+    portal_port, floor_port, plain_port = free_port(), free_port(), free_port()
     server = [str(WORKERS), str(THREADS_PER_WORKER)]
     portal = _start(
         [
@@ -396,9 +379,9 @@ def _measure(database: str, url: str, workdir: Path, wrk: str | None) -> list[Li
             left = connection.execute(unsent).scalar_one()
         drained = time.monotonic() - stopped
     finally:
-        _stop(portal)
+        stop_process_group(portal)
         for floor in floors:
-            _stop(floor)
+            stop_process_group(floor)
     with engine.connect() as connection:
         cases = connection.execute(text("SELECT count(*) FROM cases")).scalar_one()
         mails = connection.execute(text("SELECT count(*) FROM outbox")).scalar_one()
@@ -432,8 +415,6 @@ def _report(lines: list[Line]) -> None:
 
 
 def main() -> None:
-    from portal.testing import postgres_bin, start_postgres
-
     wrk = find_wrk()
     if wrk is None:
         print(

@@ -2,7 +2,8 @@
 
 It runs on 127.0.0.1 only, on a port below the ephemeral range, and is removed when stopped:
 nothing else on the machine is touched. `initdb` refuses to run as root, so as root the
-server runs as the `postgres` user (Debian's package creates it).
+server runs as the `postgres` user (Debian's package creates it). Beside it, what both also
+need to run servers of their own: a free port, and a way to stop one with its workers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import os
 import random
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -119,3 +122,28 @@ def start_postgres(*, fsync: bool = True) -> PostgresServer:
         last_error = done.stderr or done.stdout
     shutil.rmtree(data_dir, ignore_errors=True)
     raise RuntimeError(f"could not start PostgreSQL: {last_error.strip()}")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """Stop a server started in a session of its own (`start_new_session=True`) and every
+    process it started: SIGTERM to the group, then SIGKILL if it has not ended within `grace`
+    seconds."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)

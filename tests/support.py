@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,6 +18,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.cases.db import init_db
+from portal.testing import free_port
 from portal.web import context
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
@@ -104,14 +104,6 @@ def live_portal(site_dir: Path, data_dir: Path, secret: str) -> Iterator[tuple[s
         server.shutdown()
         thread.join(timeout=10)
         app.extensions[context.ENGINE].dispose()
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Inbox:

@@ -25,6 +25,7 @@ from support import CATALOG_DIR, free_port, incident_body, request_body
 
 from portal.cases.db import make_engine, make_sessionmaker
 from portal.cases.models import Case
+from portal.testing import stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +70,8 @@ class _Server:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        if self.process is not None:
+            stop_process_group(self.process, grace=15)
 
 
 def _request(

@@ -3,10 +3,8 @@ workers of three threads, each answering with its pid, and keep-alive connection
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 from support import free_port
+
+from portal.testing import stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -89,13 +89,7 @@ def port(tmp_path: Path) -> Iterator[int]:
     try:
         yield chosen
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop_process_group(process)
 
 
 def test_connections_opened_together_are_shared_out_and_none_waits_for_ever(port: int) -> None:
