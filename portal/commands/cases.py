@@ -6,13 +6,12 @@ import contextlib
 import gc
 import logging
 import os
-import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
@@ -67,7 +66,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """
     from portal.cases.arrivals import Board, board_path
     from portal.sidecar import Sidecar
-    from portal.web import create_app, shared_limits
+    from portal.web import create_app, ratelimit, shared_limits
 
     _log_to_stderr()
     app = create_app()
@@ -81,7 +80,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     app.extensions["portal.engine"].dispose()
     # One writer for the submissions of every worker, in a folder only this user can open.
     private = tempfile.mkdtemp(prefix="portal-serve-")
-    writer_socket = os.path.join(private, "writer.sock")
+    writer_socket = os.path.join(private, WRITER_SOCKET)
     board = Board.create(board_path(writer_socket))  # who is preparing a submission
     writer = Sidecar(
         "intake writer", [sys.executable, "-m", "portal", "intake-writer", writer_socket]
@@ -93,7 +92,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     )
     os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
     os.environ["PORTAL_WRITER_SOCKET"] = writer_socket
-    if _counts_per_process(app.config):  # so that a client's limit holds across the workers
+    if ratelimit.counts_in_each_process(app.config):  # a client's limit, whichever worker
         limits = os.path.join(private, RATE_LIMITS_FILE)
         os.environ["PORTAL_RATELIMIT_STORAGE_URI"] = shared_limits.uri_for(limits)
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
@@ -105,20 +104,26 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         sender.stop()
         writer.stop()
         board.close()
-        shutil.rmtree(private, ignore_errors=True)
+        _remove_private_folder(private)
 
 
-def _counts_per_process(config: Mapping[str, Any]) -> bool:
-    """Whether the rate limits are counted in each process (`memory://`, fixed window)."""
-    from portal.web import ratelimit
-
-    uri = str(config["RATELIMIT_STORAGE_URI"])
-    strategy = config.get("RATELIMIT_STRATEGY", "fixed-window")
-    return uri.startswith(("memory://", ratelimit.SCHEME + "://")) and strategy == "fixed-window"
-
-
-# The workers' shared rate-limit counters, in `portal serve`'s private folder.
+# What `portal serve` keeps in its private folder: the writer's socket (and beside it, its
+# board: `arrivals.board_path`) and the workers' shared rate-limit counters.
+WRITER_SOCKET = "writer.sock"
 RATE_LIMITS_FILE = "rate-limits"
+
+
+def _remove_private_folder(folder: str) -> None:
+    """Remove `portal serve`'s private folder and what it keeps there."""
+    from portal.cases.arrivals import board_path
+
+    for name in (WRITER_SOCKET, board_path(WRITER_SOCKET), RATE_LIMITS_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(folder, name))
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
+
+
 # How much lower the mail sender's CPU priority is than the workers' (0-19).
 SENDER_NICENESS = 19
 
@@ -189,12 +194,7 @@ def intake_writer(path: str) -> None:
     if board is not None and os.getppid() != parent:
         # `portal serve` was killed before it could remove its folder: leave nothing behind.
         board.close()
-        folder = os.path.dirname(path)
-        with contextlib.suppress(OSError):
-            os.unlink(board.path)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(folder, RATE_LIMITS_FILE))
-            os.rmdir(folder)
+        _remove_private_folder(os.path.dirname(path))
 
 
 class _Loop(Protocol):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -84,6 +84,14 @@ def storage_uri(configured: str) -> str:
     if configured.startswith("memory://"):
         return SCHEME + configured.removeprefix("memory")
     return configured
+
+
+def counts_in_each_process(config: Mapping[str, Any]) -> bool:
+    """Whether the limits are counted in each process (`memory://`, fixed window): a server of
+    several worker processes then gives them shared counters instead (`shared_limits`)."""
+    uri = str(config["RATELIMIT_STORAGE_URI"])
+    strategy = config.get("RATELIMIT_STRATEGY", "fixed-window")
+    return uri.startswith(("memory://", SCHEME + "://")) and strategy == "fixed-window"
 
 
 class PortalLimiter(Limiter):

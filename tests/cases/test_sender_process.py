@@ -124,16 +124,16 @@ def _serving_in_a_folder_of_ours(
 @pytest.fixture
 def server(
     tmp_path: Path, smtp: tuple[Inbox, int]
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as (process, port, _):
-        yield process, port
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as started:
+        yield started
 
 
 def test_one_sender_beside_the_workers_sends_restarts_and_stops(
-    server: tuple[subprocess.Popen[bytes], int],
+    server: tuple[subprocess.Popen[bytes], int, Path],
     smtp: tuple[Inbox, int],
 ) -> None:
-    process, port = server
+    process, port, private = server
     inbox, _ = smtp
     first = _submit(port)
     _wait_for(lambda: len(inbox.messages) == 2, 15, "the first two mails")
@@ -152,6 +152,7 @@ def test_one_sender_beside_the_workers_sends_restarts_and_stops(
     process.terminate()  # SIGTERM to the server alone: the sender stops with it
     process.wait(20)
     _wait_for(lambda: not Path(f"/proc/{restarted}").exists(), 15, "the sender to stop")
+    assert not private.exists()  # nor its socket, board and rate-limit counters
 
 
 def test_send_mail_sends_what_the_outbox_holds_and_exits(

@@ -14,6 +14,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from portal.web import shared_limits
+from portal.web.ratelimit import counts_in_each_process
 from portal.web.shared_limits import SLOTS, SharedFileStorage, uri_for
 
 
@@ -153,6 +154,4 @@ def test_a_uri_without_a_path_is_refused() -> None:
 def test_portal_serve_shares_only_per_process_fixed_window_counts(
     settings: dict[str, str], shared: bool
 ) -> None:
-    from portal.commands.cases import _counts_per_process
-
-    assert _counts_per_process(settings) is shared
+    assert counts_in_each_process(settings) is shared
