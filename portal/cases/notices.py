@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from portal.cases.models import Case, OutboxMail
-from portal.cases.wording import DEADLINE_TITLES, KIND_NAMES, local_moment, staff_deadline_title
+from portal.cases.wording import KIND_NAMES, deadline_title, local_moment, staff_deadline_title
 
 SUBMITTER = "submitter"
 LEGAL_TEAM = "legal-team"
@@ -36,10 +36,6 @@ class CaseLike(Protocol):
     def received_at(self) -> datetime: ...
     @property
     def deadlines(self) -> Sequence[_Due]: ...
-
-
-def _submitter_title(name: str) -> str:
-    return DEADLINE_TITLES.get(name, name)
 
 
 def acknowledgement(
@@ -110,7 +106,7 @@ def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
 
 
 def _deadline_lines(
-    case: CaseLike, timezone: str, title_of: Callable[[str], str] = _submitter_title
+    case: CaseLike, timezone: str, title_of: Callable[[str], str] = deadline_title
 ) -> list[str]:
     lines = []
     for deadline in case.deadlines:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from portal.cases.models import Case, Deadline
 from portal.cases.timeline import submitter_updates
-from portal.cases.wording import DEADLINE_TITLES, local_iso, local_moment, utc_iso
+from portal.cases.wording import deadline_title, local_iso, local_moment, utc_iso
 from portal.catalog import Policy
 from portal.deadlines import explain_due
 
@@ -92,7 +92,7 @@ def deadline_view(deadline: Deadline) -> dict[str, Any]:
         steps.append(f"Met on {local_moment(deadline.met_at, deadline.timezone)} ({on_time}).")
     return {
         "name": deadline.name,
-        "title": DEADLINE_TITLES.get(deadline.name, deadline.name),
+        "title": deadline_title(deadline.name),
         "trigger_at": utc_iso(deadline.trigger_at),
         "period": deadline.period,
         "rule": deadline.rule,

@@ -25,6 +25,11 @@ STAFF_DEADLINE_TITLES = {
 }
 
 
+def deadline_title(name: str) -> str:
+    """A deadline's name as its submitter reads it."""
+    return DEADLINE_TITLES.get(name, name)
+
+
 def staff_deadline_title(name: str) -> str:
     """A deadline's name as the legal team reads it (`intermediate-report-2`: its number)."""
     if name.startswith("intermediate-report-"):
