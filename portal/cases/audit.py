@@ -84,6 +84,8 @@ class PreparedEvent:
     two joins and one SHA-256. It equals `event_hash` with the same fields (tests hold it).
     """
 
+    parts: tuple[bytes, bytes, bytes]  # the canonical bytes around the two slots
+
     def __init__(self, *, actor: str, at: datetime, action: str, changes: dict[str, Any]) -> None:
         document = canonical(
             actor=actor,
@@ -98,10 +100,17 @@ class PreparedEvent:
             raise ValueError("an event's fields must not contain the slots' markers")
         head, _, rest = document.partition(case_slot)
         middle, _, tail = rest.partition(hash_slot)
-        self._parts = (head, middle, tail)
+        self.parts = (head, middle, tail)
+
+    @classmethod
+    def from_parts(cls, parts: tuple[bytes, bytes, bytes]) -> PreparedEvent:
+        """The event whose `parts` these are (as sent to the writer process)."""
+        event = cls.__new__(cls)
+        event.parts = parts
+        return event
 
     def hash(self, case_reference: str, prev_hash: str) -> str:
-        head, middle, tail = self._parts
+        head, middle, tail = self.parts
         return hashlib.sha256(
             head + _encoded(case_reference) + middle + _encoded(prev_hash) + tail
         ).hexdigest()

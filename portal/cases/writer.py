@@ -110,10 +110,33 @@ class Encoded:
     event: PreparedEvent
     event_values: tuple[Any, ...]  # at, actor, action, changes
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Sent to the writer process (`writer_service`) without the case it came from: the
-        # writer only gives it a reference and an id, and the encoded rows say the rest.
-        return {**self.__dict__, "case": Numbered()}
+    def to_wire(self) -> tuple[Any, ...]:
+        """What the writer process (`writer_service`) needs, in plain values `marshal` takes:
+        not the case it came from, as the writer only gives it a reference and an id."""
+        return (
+            self.prefix,
+            self.year,
+            self.case_values,
+            self.deadline_values,
+            self.mails,
+            self.event.parts,
+            self.event_values,
+        )
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> Encoded:
+        """The submission `to_wire` gave, with a blank case to take its reference and id."""
+        prefix, year, case_values, deadline_values, mails, parts, event_values = wire
+        return cls(
+            Numbered(),  # type: ignore[arg-type]  # all `write_batch` sets or reads of a case
+            prefix,
+            year,
+            case_values,
+            deadline_values,
+            mails,
+            PreparedEvent.from_parts(parts),
+            event_values,
+        )
 
 
 @dataclass
@@ -390,16 +413,21 @@ class _Converter:
         # A submission names few instants many times (its receipt: case, mails, audit).
         self._converted: dict[datetime, Any] = {}
 
-    def instant(self, value: datetime | None) -> Any:
+    def instant(self, value: datetime | None) -> str | None:
+        """An instant as text, so that every encoded value is a plain one (`Encoded.to_wire`)."""
         if value is None:
             return None
         converted = self._converted.get(value)
         if converted is None:
-            converted = value.astimezone(UTC)
+            utc = value.astimezone(UTC)
             if self.sqlite:
                 # SQLAlchemy's SQLite DATETIME text, `2026-11-26 09:30:00.000000`, so the ORM
                 # reads these rows back (`isoformat` writes it in half the time of `strftime`).
-                converted = converted.replace(tzinfo=None).isoformat(" ", "microseconds")
+                converted = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            else:
+                # ISO 8601 with its offset: psycopg sends text as of no type, and PostgreSQL
+                # reads it as the `timestamptz` of the column, or of the statement's cast.
+                converted = utc.isoformat()
             self._converted[value] = converted
         return converted
 
