@@ -280,3 +280,27 @@ def test_the_status_url_names_the_host_each_request_came_to(client: FlaskClient)
         expected = f"{base}/api/v1/cases/{reference}"
         assert response.json["status_url"] == expected
         assert response.headers["Location"] == expected
+
+
+def test_an_address_checked_before_gets_the_same_verdict(client: FlaskClient) -> None:
+    """Addresses are checked once and remembered: a second look must agree with the first."""
+    for _ in range(2):
+        good = client.post(
+            "/api/v1/incidents",
+            json=incident_body(
+                reporter={"organisation": "Acme", "name": "Ada", "email": "Ada@EXAMPLE.com"}
+            ),
+        )
+        assert good.status_code == 201
+        bad = client.post(
+            "/api/v1/incidents",
+            json=incident_body(
+                reporter={"organisation": "Acme", "name": "Ada", "email": "ada@@example.com"}
+            ),
+        )
+        assert bad.status_code == 422
+        assert _errors(bad)["reporter.email"].startswith("must be a valid email address")
+    reference = good.get_json()["reference"]
+    token = good.get_json()["access_token"]
+    case = client.get(f"/api/v1/cases/{reference}", headers={"Authorization": f"Bearer {token}"})
+    assert case.get_json()["submitted"]["reporter"]["email"] == "Ada@example.com"
