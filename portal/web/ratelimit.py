@@ -17,6 +17,7 @@ servers set `RATELIMIT_STORAGE_URI` to a shared store.
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask.globals import request_ctx
-from flask_limiter import Limiter, RequestLimit, RouteLimit
+from flask_limiter import ExemptionScope, Limiter, RequestLimit, RouteLimit
 from flask_limiter._limits import RuntimeLimit
 from limits.storage import MemoryStorage
 
@@ -37,6 +38,7 @@ LIMITED_METHODS = frozenset({"POST"})
 SWEEP_INTERVAL = 1.0
 # Where each app keeps the limits of its views (`PortalLimiter`).
 _LIMITS_CACHE = "portal.rate_limits"
+_EXEMPTIONS_CACHE = "portal.rate_limit_exemptions"
 
 
 class ThreadSafeMemoryStorage(MemoryStorage):
@@ -96,7 +98,8 @@ def counts_in_each_process(config: Mapping[str, Any]) -> bool:
 
 class PortalLimiter(Limiter):
     """Flask-Limiter, doing nothing on the requests that no limit of the portal concerns,
-    and working out which limits a view has once per app rather than on every request.
+    and working out which limits and exemptions a view has once per app rather than on every
+    request.
 
     Every limit of the portal is on POSTs (`LIMITED_METHODS`: the submissions, the follow-up
     messages, the forms' posts and the staff sign-in; `limit` refuses any other). Flask-Limiter
@@ -119,6 +122,10 @@ class PortalLimiter(Limiter):
         self._every_request = bool(
             manager._application_limits or manager._default_limits or self._meta_limits
         )
+        if not isinstance(manager.exemption_scope, functools.partial):  # once per limiter
+            manager.exemption_scope = functools.partial(  # type: ignore[method-assign]
+                _exemption_scope_per_app, manager.exemption_scope
+            )
 
     def limit(  # type: ignore[override]
         self, limit_value: str | Callable[[], str], *, methods: list[str], **options: Any
@@ -173,6 +180,24 @@ class PortalLimiter(Limiter):
     def _Limiter__release_context(self, _: BaseException | None = None) -> None:  # noqa: N802
         if _checked():
             self.context.reset()
+
+
+def _exemption_scope_per_app(
+    uncached: Callable[[Flask, str | None, str | None], ExemptionScope],
+    app: Flask,
+    endpoint: str | None,
+    blueprint: str | None,
+) -> ExemptionScope:
+    """A view's exemptions, worked out once per app and view, as its limits are: they too
+    depend only on how the app was set up, and Flask-Limiter looked them up on every request
+    (2% of a submission's time)."""
+    cache: dict[tuple[str | None, str | None], ExemptionScope] = app.extensions.setdefault(
+        _EXEMPTIONS_CACHE, {}
+    )
+    scope = cache.get((endpoint, blueprint))
+    if scope is None:
+        scope = cache[(endpoint, blueprint)] = uncached(app, endpoint, blueprint)
+    return scope
 
 
 def _remember_retry_after(response: Response) -> Response:

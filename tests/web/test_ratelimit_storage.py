@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
 from support import make_test_app, request_body
 
 from portal.web import context, limiter
-from portal.web.ratelimit import ThreadSafeMemoryStorage, storage_uri
+from portal.web.ratelimit import PortalLimiter, ThreadSafeMemoryStorage, storage_uri
 
 
 def _hammer(storage: MemoryStorage) -> list[BaseException]:
@@ -90,3 +91,24 @@ def test_a_limit_is_for_posts_only() -> None:
         limiter.limit("1 per minute", methods=["GET"])
     with pytest.raises(ValueError):
         limiter.limit("1 per minute", methods=[])
+
+
+def test_exemptions_hold_once_remembered() -> None:
+    """A view's exemptions are worked out once per app: a second request must find them."""
+    own = PortalLimiter(get_remote_address, default_limits=["1 per hour"])
+    app = Flask(__name__)
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri("memory://")
+
+    @app.get("/free")
+    @own.exempt
+    def free() -> str:
+        return "free"
+
+    @app.get("/counted")
+    def counted() -> str:
+        return "counted"
+
+    own.init_app(app)
+    client = app.test_client()
+    assert [client.get("/free").status_code for _ in range(3)] == [200, 200, 200]
+    assert [client.get("/counted").status_code for _ in range(2)] == [200, 429]
