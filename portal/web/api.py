@@ -16,7 +16,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.urls import iri_to_uri
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
@@ -170,7 +172,21 @@ def _receipt(receipt: services.Receipt) -> Response:
     headers = {"Location": body["status_url"], "Cache-Control": "no-store"}
     # The receipt's fields are strings, booleans and None: `json.dumps` as it is, without
     # `jsonify`'s trip through the app's JSON provider (a tenth of the view's time).
-    return Response(json.dumps(body), 201, headers, mimetype="application/json")
+    return _ReceiptResponse(json.dumps(body), 201, headers, mimetype="application/json")
+
+
+class _ReceiptResponse(Response):
+    """A receipt, whose `Location` is a URI already (`_url_root`, then a reference): werkzeug
+    would convert it again, host name to IDNA included, for 3% of a submission's time."""
+
+    def get_wsgi_headers(self, environ: Any) -> Headers:
+        location = self.headers.pop("Location")
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers["Location"] = location
+        headers["Location"] = location
+        return headers
 
 
 # The root URLs seen lately, by what `request.url_root` reads of the environment: a worker
@@ -185,7 +201,7 @@ def _url_root() -> str:
     key = tuple(environ.get(name) for name in _URL_ROOT_INPUTS)
     root = _URL_ROOTS.get(key)
     if root is None:
-        root = request.url_root
+        root = iri_to_uri(request.url_root)  # as werkzeug would make a `Location` header
         if len(_URL_ROOTS) >= _URL_ROOTS_KEPT:  # the Host header is the client's to choose
             _URL_ROOTS.clear()
         _URL_ROOTS[key] = root

@@ -304,3 +304,15 @@ def test_an_address_checked_before_gets_the_same_verdict(client: FlaskClient) ->
     token = good.get_json()["access_token"]
     case = client.get(f"/api/v1/cases/{reference}", headers={"Authorization": f"Bearer {token}"})
     assert case.get_json()["submitted"]["reporter"]["email"] == "Ada@example.com"
+
+
+def test_the_location_is_as_werkzeug_writes_it(client: FlaskClient) -> None:
+    """The receipt's `Location` skips werkzeug's conversion, having made it already: the
+    same URI (host name in lower case), in the body too."""
+    response = client.post(
+        "/api/v1/incidents", json=incident_body(), base_url="http://Portal.Example:8080"
+    )
+    assert response.status_code == 201
+    expected = f"http://portal.example:8080/api/v1/cases/{response.json['reference']}"
+    assert response.headers["Location"] == expected
+    assert response.json["status_url"] == expected
