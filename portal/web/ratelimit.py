@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask.globals import request_ctx
 from flask_limiter import ExemptionScope, Limiter, RequestLimit, RouteLimit
 from flask_limiter._limits import RuntimeLimit
@@ -201,21 +201,23 @@ def _exemption_scope_per_app(
 
 
 def _remember_retry_after(response: Response) -> Response:
-    if _checked():
-        g.portal_own_retry_after = response.headers.get("Retry-After")
+    """Keep the answer's own `Retry-After` (or its absence) before Flask-Limiter's hook."""
+    response.portal_own_retry_after = response.headers.get("Retry-After")  # type: ignore[attr-defined]
     return response
 
 
 def _retry_after_on_refusals_only(response: Response) -> Response:
     """`Retry-After` on a refusal (429) only. Flask-Limiter sets it on every answer under a
     limit: a receipt (201) told its client when to try again, and the 503 of a restarting
-    writer had its own `Retry-After: 1` raised to the end of the limit's window."""
-    if _checked() and response.status_code != 429:
-        own = g.pop("portal_own_retry_after", None)
-        if own is None:
-            response.headers.pop("Retry-After", None)
-        else:
-            response.headers["Retry-After"] = own
+    writer had its own `Retry-After: 1` raised to the end of the limit's window. Any other
+    answer gets back what it had before Flask-Limiter's hook."""
+    if response.status_code == 429 or not hasattr(response, "portal_own_retry_after"):
+        return response
+    own = response.portal_own_retry_after
+    if own is None:
+        response.headers.pop("Retry-After", None)
+    else:
+        response.headers["Retry-After"] = own
     return response
 
 
