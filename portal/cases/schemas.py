@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictInt,
     ValidationError,
     ValidationInfo,
@@ -148,7 +149,10 @@ Email = Annotated[str, BeforeValidator(_clean_text), Field(max_length=254), Afte
 Phone = Annotated[
     str, BeforeValidator(_clean_text), Field(min_length=1, max_length=40), AfterValidator(_phone)
 ]
-Instant = Annotated[datetime, BeforeValidator(_instant)]
+# In JSON, as the API gives every instant: ISO 8601 in UTC (`2026-03-01T13:30:00+00:00`).
+Instant = Annotated[
+    datetime, BeforeValidator(_instant), PlainSerializer(datetime.isoformat, when_used="json")
+]
 ProductId = Annotated[str, BeforeValidator(_clean_text), Field(min_length=1, max_length=64)]
 
 

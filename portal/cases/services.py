@@ -108,7 +108,7 @@ def prepare_incident(catalog: Catalog, data: IncidentSubmission, *, now: datetim
         deadlines.append(_deadline("authority-report", now, authority, policy))
     return _pending(
         kind="incident",
-        submission=data.model_dump(exclude_none=True),
+        submission=data.model_dump(mode="json", exclude_none=True),
         deadlines=deadlines,
         email=data.reporter.email,
         summary=f"Product: {product.name} ({product.id}). Category: {data.category}.",
@@ -136,7 +136,7 @@ def prepare_information_request(
     names = ", ".join(f"{catalog.products[p].name} ({p})" for p in data.products)
     return _pending(
         kind="information-request",
-        submission=data.model_dump(exclude_none=True),
+        submission=data.model_dump(mode="json", exclude_none=True),
         deadlines=deadlines,
         email=data.requester.email,
         summary=f"Products: {names}. Topic: {data.topic}.",
@@ -243,7 +243,7 @@ def _pending(
         kind=kind,
         received_at=now,
         token_hash=hash_token(token),
-        submission=_jsonable(submission),
+        submission=submission,
         deadlines=deadlines,
     )
     changes = {
@@ -343,14 +343,3 @@ def _utc(instant: datetime) -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("`now` must be timezone-aware")
     return instant.astimezone(UTC)
-
-
-def _jsonable(value: Any) -> Any:
-    """The validated submission in JSON types, instants in UTC ISO 8601 like the rest of the API."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    return value
