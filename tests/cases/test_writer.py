@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,8 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import prepared_submission
 
+from portal.cases import services
 from portal.cases.audit import PreparedEvent, event_hash
+from portal.cases.writer import Encoded
+from portal.catalog import Catalog
+
+NOW = datetime(2026, 11, 26, 15, 30, 12, 250000, tzinfo=UTC)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -58,3 +65,18 @@ def test_a_prepared_event_keeps_the_instant_in_utc() -> None:
 def test_fields_holding_a_slot_marker_are_refused() -> None:
     with pytest.raises(ValueError, match="markers"):
         PreparedEvent(actor="\x00case\x00", at=datetime.now(UTC), action="b", changes={})
+
+
+@pytest.mark.parametrize("sqlite", [True, False])
+@pytest.mark.parametrize("n", [1, 3])  # an incident notice, a request for information
+def test_an_encoded_submission_crosses_to_the_writer_whole(
+    catalog: Catalog, n: int, sqlite: bool
+) -> None:
+    """What a worker sends the writer process (`to_wire`, marshalled) comes back the same:
+    every value a plain one, the audit event hashing alike."""
+    encoded = services.encode(prepared_submission(catalog, n, NOW), sqlite=sqlite)
+    received = Encoded.from_wire(marshal.loads(marshal.dumps(encoded.to_wire())))
+    for name in ("prefix", "year", "case_values", "deadline_values", "mails", "event_values"):
+        assert getattr(received, name) == getattr(encoded, name)
+    assert received.event.hash("INC-2026-000001", "0") == encoded.event.hash("INC-2026-000001", "0")
+    assert (received.case.reference, received.case.id) == ("", 0)
