@@ -180,7 +180,9 @@ class _ReceiptResponse(Response):
     would convert it again, host name to IDNA included, for 3% of a submission's time."""
 
     def get_wsgi_headers(self, environ: Any) -> Headers:
-        location = self.headers.pop("Location")
+        location = self.headers.pop("Location", None)
+        if location is None:
+            return super().get_wsgi_headers(environ)
         try:
             headers = super().get_wsgi_headers(environ)
         finally:
