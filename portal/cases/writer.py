@@ -411,7 +411,7 @@ class _Converter:
     def __init__(self, sqlite: bool) -> None:
         self.sqlite = sqlite
         # A submission names few instants many times (its receipt: case, mails, audit).
-        self._converted: dict[datetime, Any] = {}
+        self._converted: dict[datetime, str] = {}
 
     def instant(self, value: datetime | None) -> str | None:
         """An instant as text, so that every encoded value is a plain one (`Encoded.to_wire`)."""

@@ -10,9 +10,8 @@ threads (`fcntl` locks belong to processes). If every probed slot holds another 
 the key shares the first one: both clients are then limited sooner, never later.
 
 A hit is followed by the reads of the limit's headers (`get`, then `get_expiry`). Those
-answer from the thread's own hit, without the lock: `lockf` releases the GIL, and each time
-a request thread gives it up under load it may wait a whole switch interval to get it back.
-They give the count as this request left it.
+answer from the thread's own hit, without the lock: two system calls fewer per read. They
+give the count as this request left it.
 
 Only the fixed-window strategy, Flask-Limiter's default, is supported.
 """

@@ -307,8 +307,8 @@ def test_an_address_checked_before_gets_the_same_verdict(client: FlaskClient) ->
 
 
 def test_the_location_is_as_werkzeug_writes_it(client: FlaskClient) -> None:
-    """The receipt's `Location` skips werkzeug's conversion, having made it already: the
-    same URI (host name in lower case), in the body too."""
+    """The receipt's `Location`, which werkzeug no longer converts on the way out, is the URI
+    werkzeug would have written (host name in lower case), and the body's `status_url` too."""
     response = client.post(
         "/api/v1/incidents", json=incident_body(), base_url="http://Portal.Example:8080"
     )
