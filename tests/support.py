@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -145,42 +144,3 @@ def build_sample_site(tmp_path_factory: Any) -> Path:
             site, config_file=CATALOG_DIR.parent / "mkdocs.yml", catalog_dir=base / "catalog"
         )
     return site
-
-
-def prepared_submission(catalog: Any, n: int, now: datetime) -> Any:
-    """Submission number `n`, prepared: an incident notice, or every third a request."""
-    from portal.cases import services
-    from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
-
-    context = {"catalog": catalog, "now": now}
-    if n % 3:
-        data = IncidentSubmission.model_validate(incident_body(), context=context)
-        return services.prepare_incident(catalog, data, now=now)
-    asked = InformationRequestSubmission.model_validate(request_body(), context=context)
-    return services.prepare_information_request(catalog, asked, now=now)
-
-
-def submit_from_threads(
-    run: Callable[[Any], Any], catalog: Any, *, sqlite: bool, now: datetime
-) -> list[Any]:
-    """Eight threads hand 15 submissions each to `run` (a committer's); their receipts, each
-    checked to carry the row that was sent, numbered."""
-    from portal.cases import services
-
-    receipts: list[services.Receipt] = []
-    lock = threading.Lock()
-
-    def work(offset: int) -> None:
-        for n in range(15):
-            pending = prepared_submission(catalog, offset + n, now)
-            row = run(services.encode(pending, sqlite=sqlite))
-            assert row is pending.row and row.reference and row.id
-            with lock:
-                receipts.append(services.receipt_of(pending))
-
-    threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return receipts
