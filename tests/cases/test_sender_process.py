@@ -196,9 +196,7 @@ def test_a_worker_that_exits_is_replaced_and_the_sender_stays(
         (worker,) = _workers(process.pid)
         senders = _senders(process.pid)
         os.kill(worker, signal.SIGTERM)
-        _wait_for(
-            lambda: _workers(process.pid) not in ([], [worker]), 30, "gunicorn to replace it"
-        )
+        _wait_for(lambda: _workers(process.pid) not in ([], [worker]), 30, "gunicorn to replace it")
         time.sleep(1)
         assert _senders(process.pid) == senders
         _submit(port)
