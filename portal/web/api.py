@@ -42,13 +42,10 @@ limiter.limit(_submission_limit, methods=["POST"])(bp)
 class ApiError(Exception):
     """An answer other than success, raised from anywhere in a view."""
 
-    def __init__(
-        self, status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, errors: list[dict[str, Any]]) -> None:
         super().__init__(status)
         self.status = status
         self.errors = errors
-        self.headers = headers or {}
 
 
 @bp.get("/health")
@@ -152,8 +149,8 @@ def _whole(message: str) -> dict[str, Any]:
 
 
 @bp.errorhandler(ApiError)
-def _api_error(err: ApiError) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(errors=err.errors), err.status, err.headers
+def _api_error(err: ApiError) -> tuple[Response, int]:
+    return jsonify(errors=err.errors), err.status
 
 
 # Plain words for the HTTP errors the API can meet outside its own checks.
