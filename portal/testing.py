@@ -163,19 +163,21 @@ def start_redis() -> RedisServer:
     for _attempt in range(8):
         port = random.randint(30000, 32000)
         work_dir = tempfile.mkdtemp(prefix="portal-redis-")
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", work_dir, "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=work_dir,
-        )
+        log_path = Path(work_dir) / "redis.log"
+        with log_path.open("wb") as output:
+            process = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+                + ["--appendonly", "no", "--dir", work_dir, "--loglevel", "warning"],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=work_dir,
+            )
         if _answers_ping(port, process):
             log.info("Throwaway Redis on 127.0.0.1:%s", port)
             return RedisServer(process, port, work_dir)
         process.kill()
-        output = process.communicate(timeout=5)[0]
-        last_error = output.decode(errors="replace")
+        process.wait(5)
+        last_error = log_path.read_text(errors="replace")
         shutil.rmtree(work_dir, ignore_errors=True)
     raise RuntimeError(f"could not start Redis: {last_error.strip()}")
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,10 +24,11 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.cases.db import init_db
-from portal.testing import free_port
+from portal.testing import free_port, stop_process_group
 from portal.web import context
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+PORTAL = str(Path(sys.executable).with_name("portal"))
 
 
 def incident_body(**changes: Any) -> dict[str, Any]:
@@ -144,3 +152,96 @@ def build_sample_site(tmp_path_factory: Any) -> Path:
             site, config_file=CATALOG_DIR.parent / "mkdocs.yml", catalog_dir=base / "catalog"
         )
     return site
+
+
+class PortalServer:
+    """`portal serve` in a process group of its own, on a free port of 127.0.0.1.
+
+    `settings` are environment variables beside the defaults (the sample catalog, console
+    mail, a secret key shared by every server of one test, a rate limit nobody reaches).
+    """
+
+    def __init__(self, database_url: str, workdir: Path, *args: str, **settings: str) -> None:
+        self.port = free_port()
+        self.args = args
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            "PORTAL_DATABASE_URL": database_url,
+            "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
+            "PORTAL_SITE_DIR": str(workdir / "site"),
+            "PORTAL_SECRET_KEY": "test servers",
+            "PORTAL_SUBMISSION_RATE_LIMIT": "1000000 per minute",
+            "PORTAL_MAIL_BACKEND": "console",
+            **settings,
+        }
+        self.log = workdir / f"serve-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [PORTAL, "serve", "--port", str(self.port), *self.args],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,  # its own process group: a kill takes its workers too
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"portal serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.request("GET", "/api/v1/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("portal serve did not answer within 30 s")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        token: str | None = None,
+        source: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One JSON request on a new connection, from the local address `source` if given."""
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=15, source_address=(source, 0) if source else None
+        )
+        try:
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            payload = json.dumps(body) if body is not None else None
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read() or b"{}")
+        finally:
+            connection.close()
+
+    def cli(self, *args: str, stdin: str = "") -> str:
+        """Run `portal ARGS` with this server's settings; its standard output."""
+        done = subprocess.run(
+            [PORTAL, *args],
+            env=self.env,
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, grace=15)
