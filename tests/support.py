@@ -36,7 +36,7 @@ def incident_body(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "product": "lumen-large-3",
         "product_version": "26.02",
-        "category": "critical-infrastructure",
+        "categories": ["critical-infrastructure"],
         "aware_at": "2026-11-25T10:00:00+01:00",
         "started_at": "2026-11-25T08:30:00+01:00",
         "description": "The model's output stopped a water plant's dosing controller.",

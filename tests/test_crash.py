@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 FORM = {
     "product": "lumen-large-3",
-    "category": "death",
+    "categories": "death",
     "timezone": "Europe/Paris",
     "aware_at": "2026-11-26T08:00",
     "description": "The model gave a lethal dosage.",

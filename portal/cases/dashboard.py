@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Index, and_, cast, column, exists, func, literal, or_, select, text
+from sqlalchemy import Index, Text, and_, cast, column, exists, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import ScalarResult
 from sqlalchemy.orm import Session, selectinload
@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from portal.cases.models import KINDS, STATUSES, Case, Deadline
 from portal.cases.views import deadline_view
 from portal.cases.wording import utc_iso
+from portal.catalog.models import INCIDENT_CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ class Filters:
             raise FilterError("kind", f"must be one of: {', '.join(KINDS)}")
         if values["status"] is not None and values["status"] not in STATUSES:
             raise FilterError("status", f"must be one of: {', '.join(STATUSES)}")
-        for name in ("product", "category"):
-            if len(values[name] or "") > 64:
-                raise FilterError(name, "is too long")
+        if values["category"] is not None and values["category"] not in INCIDENT_CATEGORIES:
+            raise FilterError("category", f"must be one of: {', '.join(INCIDENT_CATEGORIES)}")
+        if len(values["product"] or "") > 64:
+            raise FilterError("product", "is too long")
         return cls(**values)
 
     def as_args(self) -> dict[str, Any]:
@@ -150,12 +152,22 @@ def products_of(case: Case) -> list[str]:
     return [str(p) for p in submission.get("products") or []]
 
 
+def categories_of(case: Case) -> list[str]:
+    """The incident categories the clocks follow (staff may have corrected the submitter's)."""
+    if case.categories is not None:
+        return [str(c) for c in case.categories]
+    submission = case.submission or {}
+    listed = submission.get("categories") or [submission.get("category")]
+    return [str(c) for c in listed if c]
+
+
 def case_summary(case: Case, *, now: datetime) -> dict[str, Any]:
     """A case as the staff API lists it: state, what it is about, and every deadline."""
     upcoming = next_deadline(case)
     deadlines = []
     for deadline in case.deadlines:
         item = deadline_view(deadline)
+        item["basis"] = deadline.basis
         item["overdue"] = deadline.met_at is None and not deadline.paused and deadline.due_at < now
         item["time_left"] = (
             time_left(deadline.due_at, now)
@@ -170,7 +182,11 @@ def case_summary(case: Case, *, now: datetime) -> dict[str, Any]:
         "received_at": utc_iso(case.received_at),
         "updated_at": utc_iso(case.updated_at),
         "products": products_of(case),
-        "category": (case.submission or {}).get("category"),
+        # `category`, the first of `categories`, as before incidents could have several.
+        "category": next(iter(categories_of(case)), None),
+        "categories": categories_of(case),
+        "provider_aware_at": utc_iso(case.provider_aware_at) if case.provider_aware_at else None,
+        "awareness_source": case.awareness_source,
         "topic": (case.submission or {}).get("topic"),
         "next_deadline": upcoming.name if upcoming else None,
         "next_due_at": utc_iso(upcoming.due_at) if upcoming else None,
@@ -205,7 +221,8 @@ def _filter_terms(session: Session, filters: Filters) -> Sequence[ColumnElement[
     if filters.status:
         terms.append(Case.status == filters.status)
     if filters.category:
-        terms.append(Case.submission["category"].as_string() == filters.category)
+        # The JSON list as text: `"death"`, quotes included, matches that category alone.
+        terms.append(cast(Case.categories, Text).like(f'%"{filters.category}"%'))
     if filters.product:
         single = Case.submission["product"].as_string() == filters.product
         if session.get_bind().dialect.name == "postgresql":

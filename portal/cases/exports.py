@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from portal.cases.dashboard import case_summary, products_of
+from portal.cases.dashboard import case_summary, categories_of, products_of
 from portal.cases.models import Case
-from portal.cases.wording import local_moment, utc_iso
+from portal.cases.wording import AWARENESS_SOURCES, local_moment, utc_iso
 from portal.catalog import Catalog
 
 TO_COMPLETE = "To complete"
@@ -112,7 +112,7 @@ def report_draft(case: Case, catalog: Catalog, *, now: datetime) -> dict[str, An
         dates.append(f"Started: {_local(started, timezone)}")
     if ended:
         dates.append(f"Ended: {_local(ended, timezone)}")
-    harm = [f"Category: {data.get('category')}"]
+    harm = [f"Categories: {', '.join(categories_of(case))}"]
     if data.get("harm"):
         harm.append(str(data["harm"]))
     model = f"{product.name} ({product_id})" if product else product_id
@@ -167,7 +167,8 @@ def report_draft(case: Case, catalog: Catalog, *, now: datetime) -> dict[str, An
         "fields": fields,
         "recorded": {
             "customer_aware_at": data.get("aware_at"),
-            "provider_aware_at": utc_iso(case.received_at),
+            "provider_aware_at": utc_iso(case.provider_aware_at or case.received_at),
+            "awareness_source": case.awareness_source or "customer-notice",
             "report_due": _report_due(case),
             "drafted_at": utc_iso(now),
         },
@@ -188,9 +189,13 @@ def report_markdown(draft: dict[str, Any], *, timezone: str) -> str:
         lines += [str(value) if value not in (None, "") else f"*{TO_COMPLETE}*", ""]
     recorded = draft["recorded"]
     lines += ["## Recorded by the portal (not in the template)", ""]
+    source = AWARENESS_SOURCES.get(recorded.get("awareness_source") or "", "")
     for key, label in (
         ("customer_aware_at", "The customer became aware"),
-        ("provider_aware_at", "We became aware (the customer's notice reached us)"),
+        (
+            "provider_aware_at",
+            f"We became aware ({source.lower()})" if source else "We became aware",
+        ),
         ("report_due", "This report is due"),
     ):
         value = recorded.get(key)

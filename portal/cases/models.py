@@ -90,6 +90,11 @@ class Case(Base):
     # The earliest open deadline's due instant, kept by the services, so that "open cases
     # ordered by next deadline" is one index scan at any size.
     next_due_at: Mapped[datetime | None]
+    # Incidents only: the categories the clocks follow (the submitter's, as staff may correct
+    # them), and when the provider became aware and how (the authority clock's start).
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    provider_aware_at: Mapped[datetime | None]
+    awareness_source: Mapped[str | None] = mapped_column(String(32))
 
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="case", order_by="Deadline.id", cascade="all, delete-orphan"
@@ -135,6 +140,8 @@ class Deadline(Base):
     met_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_at: Mapped[datetime | None]
+    # What set it, in words, when a choice was made (the earliest of several clocks).
+    basis: Mapped[str | None] = mapped_column(String(200))
 
     case: Mapped[Case] = relationship(back_populates="deadlines")
 

@@ -28,6 +28,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from portal.catalog import Catalog, Status
@@ -171,7 +172,9 @@ class IncidentSubmission(_Submission):
 
     product: ProductId
     product_version: ShortText | None = None
-    category: IncidentCategory
+    categories: Annotated[list[IncidentCategory], Field(min_length=1, max_length=20)] | None = None
+    # The one-category form of the field, still accepted; never stored (see `categories`).
+    category: IncidentCategory | None = Field(None, exclude=True)
     aware_at: Instant
     started_at: Instant | None = None
     ended_at: Instant | None = None
@@ -181,6 +184,22 @@ class IncidentSubmission(_Submission):
     member_states: Annotated[list[str], Field(max_length=len(EU_COUNTRIES))] | None = None
     measures_taken: LongText | None = None
     reporter: Reporter
+
+    @field_validator("categories")
+    @classmethod
+    def _once_each(cls, value: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(value)) if value is not None else None
+
+    @model_validator(mode="after")
+    def _some_category(self) -> IncidentSubmission:
+        """`category` with one value, as before several were allowed: a list of one."""
+        if self.category is not None:
+            if self.categories is not None:
+                raise ValueError("give `categories` only, not `category` too")
+            object.__setattr__(self, "categories", [self.category])
+        elif self.categories is None:
+            raise ValueError("`categories` is required: a list of one or more incident categories")
+        return self
 
     @field_validator("product")
     @classmethod

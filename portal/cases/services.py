@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import actions, audit, notices
+from portal.cases import actions, audit, clocks, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.references import is_reference, next_reference
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
@@ -59,8 +59,9 @@ def submit_incident(
     """Record a serious-incident notice and commit; a late notice is accepted and flagged.
 
     Deadlines: `incident-notification` (the customer's 48 hours, from `aware_at`, met at
-    receipt) and, for systemic-risk models and high-risk AI systems, `authority-report`
-    (the provider's initial report, from receipt).
+    receipt) and, when a category opens one (`clocks`), `authority-report`: the provider's
+    initial report, due at the earliest of the clocks, from the provider's awareness, which
+    is the notice's receipt until staff record an earlier one.
     """
     now = _utc(now)
     policy = catalog.policy
@@ -74,19 +75,37 @@ def submit_incident(
             met_at=now,
         )
     ]
-    authority = policy.authority_report(product, data.category)
-    if authority is not None:
-        deadlines.append(_deadline("authority-report", now, authority, policy))
+    categories = [str(category) for category in data.categories or ()]
+    deadlines += authority_deadlines(catalog, product.id, categories, now)
     return _record(
         session,
         kind="incident",
         submission=data.model_dump(mode="json", exclude_none=True),
         deadlines=deadlines,
         email=data.reporter.email,
-        summary=f"Product: {product.name} ({product.id}). Category: {data.category}.",
+        summary=f"Product: {product.name} ({product.id}). Categories: {', '.join(categories)}.",
         policy=policy,
         now=now,
+        incident=(categories, now, "customer-notice"),
     )
+
+
+def authority_deadlines(
+    catalog: Catalog, product_id: str, categories: list[str], aware_at: datetime
+) -> list[Deadline]:
+    """The `authority-report` deadline the categories open, if any (a list of none or one)."""
+    product = catalog.products.get(product_id)
+    found = (
+        clocks.earliest_authority_report(catalog, product, categories, aware_at)
+        if product is not None
+        else None
+    )
+    if found is None:
+        return []
+    clock, _ = found
+    deadline = _deadline("authority-report", aware_at, clock.rule, catalog.policy)
+    deadline.basis = clock.basis()
+    return [deadline]
 
 
 def submit_information_request(
@@ -121,8 +140,10 @@ def _record(
     summary: str,
     policy: Policy,
     now: datetime,
+    incident: tuple[list[str], datetime, str] | None = None,
 ) -> Receipt:
-    """Write one submission in one transaction and commit it.
+    """Write one submission in one transaction and commit it; an incident also gets its
+    categories, the provider's awareness and its source.
 
     The counter row is taken first and the audit chain's head last: every writer takes them in
     this order, so two transactions never wait on each other in a cycle (PostgreSQL), and the
@@ -142,6 +163,8 @@ def _record(
             deadlines=deadlines,
             messages=[],
         )
+        if incident is not None:
+            case.categories, case.provider_aware_at, case.awareness_source = incident
         case.next_due_at = actions.next_due(case)
         session.add(case)
         zone = policy.timezone

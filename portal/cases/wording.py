@@ -9,10 +9,18 @@ KIND_NAMES = {
     "incident": "serious-incident notice",
     "information-request": "request for information",
 }
+# How the provider became aware of an incident: the authority clock runs from then.
+AWARENESS_SOURCES = {
+    "customer-notice": "The customer's notice",
+    "own-monitoring": "Our own monitoring",
+    "media": "The media",
+    "authority": "An authority",
+    "other": "Another source",
+}
 # As the submitter reads them (receipts, status pages, their mails).
 DEADLINE_TITLES = {
     "incident-notification": "Notice of the incident to us (from your awareness of it)",
-    "authority-report": "Our initial report to the authority (from our receipt of your notice)",
+    "authority-report": "Our initial report to the authority (from when we became aware of it)",
     "information-response": "Our answer to your request (from our receipt of it)",
 }
 # As the legal team reads them (the workspace, its calendar, its mails).

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
-from portal.cases.wording import local_moment, staff_deadline_title
+from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
 from portal.web import cookies, staff_api
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
 from portal.web.extensions import csrf, limiter
@@ -392,6 +392,8 @@ def _case_page(
         deadlines = []
         for deadline in case.deadlines:
             view = deadline_view(deadline)
+            if deadline.basis:  # the earliest of several clocks: say which one
+                view["explanation"] = [f"Set by {deadline.basis}.", *view["explanation"]]
             running = deadline.met_at is None and not deadline.paused
             deadlines.append(
                 {
@@ -410,6 +412,11 @@ def _case_page(
             kind_title=KIND_TITLES.get(case.kind, case.kind),
             status_text=STATUS_TEXTS.get(case.status, case.status),
             received_local=local_moment(case.received_at, zone),
+            categories=", ".join(dashboard.categories_of(case)),
+            aware_local=local_moment(case.provider_aware_at, zone)
+            if case.provider_aware_at
+            else "",
+            awareness_source=AWARENESS_SOURCES.get(case.awareness_source or "", ""),
             submitted=_flatten(case.submission),
             deadlines=deadlines,
             messages=[
@@ -464,7 +471,7 @@ def _row(case: Case, now: datetime, zone: str) -> dict[str, Any]:
         "kind": KIND_TITLES.get(case.kind, case.kind),
         "status": case.status,
         "products": ", ".join(dashboard.products_of(case)),
-        "category": (case.submission or {}).get("category")
+        "category": ", ".join(dashboard.categories_of(case))
         or (case.submission or {}).get("topic")
         or "",
         "received": local_moment(case.received_at, zone),

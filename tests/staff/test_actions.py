@@ -215,7 +215,9 @@ def test_incident_reports_of_a_systemic_risk_model(any_desk):
 
 
 def test_a_high_risk_system_gets_no_intermediate_reports(desk):
-    receipt = desk.submit_incident(product="lumen-recruit", product_version=None, category="health")
+    receipt = desk.submit_incident(
+        product="lumen-recruit", product_version=None, categories=["health"]
+    )
     ref = receipt["reference"]
     case = desk.staff_case(ref)
     if not any(d["name"] == "authority-report" for d in case["deadlines"]):

@@ -265,7 +265,7 @@ def test_form_contents_are_never_logged(
     caplog.set_level("DEBUG")
     secret = "Unmistakable-description-7731"
     client.post("/api/v1/incidents", json=incident_body(description=secret))
-    client.post("/api/v1/incidents", json=incident_body(description=secret, category="x"))
+    client.post("/api/v1/incidents", json=incident_body(description=secret, categories=["x"]))
     assert secret not in caplog.text
     assert "ada@example.com" not in caplog.text
 

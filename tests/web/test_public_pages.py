@@ -89,7 +89,7 @@ def _csrf(client, url):
 def _incident(**changes):
     data = {
         "product": "lumen-large-3",
-        "category": "death",
+        "categories": ["death"],
         "timezone": "America/New_York",
         "aware_at": "2026-11-26T08:00",  # 13:00 UTC
         "description": "The model gave a lethal dosage.",
