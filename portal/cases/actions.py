@@ -18,6 +18,9 @@ Clock rules (the policy's periods and counting rules, `portal.deadlines` for the
   (`intermediate-report`, 4 weeks) after the report was submitted, until the incident is
   resolved. `resolve` ends that chain and opens the final report, due `final-report` (60 days)
   after the resolution.
+- `set-categories` and `set-awareness` recompute the initial report's clock (`clocks`):
+  the earliest any category opens, from the provider's awareness, which may be earlier than
+  the customer's notice, never later. A report already filed keeps its deadline.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.cases import audit
+from portal.cases import audit, clocks
 from portal.cases.models import Case, Deadline, Message, OutboxMail
-from portal.cases.schemas import Instant, LongText, ShortText, errors_of
+from portal.cases.schemas import AwarenessSource, Instant, LongText, ShortText, errors_of
 from portal.cases.wording import KIND_NAMES, local_moment, utc_iso
-from portal.catalog import Catalog, Classification
-from portal.catalog.models import DeadlinePolicy
+from portal.catalog import Catalog
+from portal.catalog.models import DeadlinePolicy, IncidentCategory
 from portal.deadlines import due_at
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,8 @@ RULES: dict[str, Rule] = {
     "answer": Rule((REQUEST,), ("received", "in-progress", "clarification-requested")),
     "record-report": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
     "resolve": Rule((INCIDENT,), ("received", "in-progress")),
+    "set-categories": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
+    "set-awareness": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
     "close": Rule((INCIDENT, REQUEST), ALL_OPEN),
     # An internal note for the team: kept in the audit trail, never shown to the submitter.
     "note": Rule((INCIDENT, REQUEST), (*ALL_OPEN, "closed")),
@@ -129,6 +134,17 @@ class _Resolution(_Fields):
     resolved_at: Instant
 
 
+class _Categories(_Fields):
+    categories: Annotated[list[IncidentCategory], Field(min_length=1, max_length=20)]
+    reason: LongText
+
+
+class _Awareness(_Fields):
+    aware_at: Instant
+    source: AwarenessSource
+    reason: LongText
+
+
 class _Closing(_Fields):
     reason: LongText
 
@@ -149,6 +165,8 @@ _FIELDS: dict[str, type[_Fields]] = {
     "answer": _Answer,
     "record-report": _Report,
     "resolve": _Resolution,
+    "set-categories": _Categories,
+    "set-awareness": _Awareness,
     "close": _Closing,
     "note": _Note,
 }
@@ -416,6 +434,87 @@ def _resolve(
     return changes
 
 
+def _set_categories(
+    session: Session, catalog: Catalog, case: Case, data: _Categories, now: datetime
+) -> Any:
+    before = list(case.categories or [])
+    case.categories = list(dict.fromkeys(str(c) for c in data.categories))
+    return {
+        "categories": [before, case.categories],
+        "reason": data.reason,
+        **_recompute_authority_report(catalog, case),
+    }
+
+
+def _set_awareness(
+    session: Session, catalog: Catalog, case: Case, data: _Awareness, now: datetime
+) -> Any:
+    aware = _not_future(data.aware_at, now, "aware_at")
+    if aware > case.received_at:
+        received = local_moment(case.received_at, catalog.policy.timezone)
+        raise ActionInvalid(
+            "aware_at is after the notice",
+            [
+                {
+                    "field": "aware_at",
+                    "message": f"must not be after the case was received ({received})",
+                }
+            ],
+        )
+    before = (case.provider_aware_at, case.awareness_source)
+    case.provider_aware_at, case.awareness_source = aware, data.source
+    return {
+        "provider_aware_at": [utc_iso(before[0]) if before[0] else None, utc_iso(aware)],
+        "awareness_source": [before[1], data.source],
+        "reason": data.reason,
+        **_recompute_authority_report(catalog, case),
+    }
+
+
+def authority_deadline(
+    catalog: Catalog, product_id: str, categories: list[str], aware_at: datetime
+) -> Deadline | None:
+    """The initial-report deadline the categories open for the product, or None."""
+    product = catalog.products.get(product_id)
+    found = (
+        clocks.earliest_authority_report(catalog, product, categories, aware_at)
+        if product is not None
+        else None
+    )
+    if found is None:
+        return None
+    clock, _ = found
+    deadline = _new_deadline("authority-report", _utc(aware_at), clock.rule, catalog)
+    deadline.basis = clock.basis()
+    return deadline
+
+
+def _recompute_authority_report(catalog: Catalog, case: Case) -> dict[str, Any]:
+    """Set the open initial-report deadline again from the case's categories and awareness."""
+    present = case.deadline("authority-report")
+    if present is not None and present.met_at is not None:
+        return {}  # filed: what it was due by stays on record
+    aware = case.provider_aware_at or case.received_at
+    product = str(case.submission.get("product", ""))
+    fresh = authority_deadline(catalog, product, list(case.categories or []), aware)
+    if fresh is None:
+        if present is None:
+            return {}
+        case.deadlines.remove(present)
+        return {"cancelled": {"authority-report": utc_iso(present.due_at)}}
+    if present is None:
+        case.deadlines.append(fresh)
+        return {"next_deadline": {"authority-report": utc_iso(fresh.due_at)}, "basis": fresh.basis}
+    before = present.due_at
+    for name in ("trigger_at", "period", "rule", "timezone", "holidays", "due_at", "basis"):
+        setattr(present, name, getattr(fresh, name))
+    return {
+        "deadline": "authority-report",
+        "due_at": [utc_iso(before), utc_iso(present.due_at)],
+        "basis": present.basis,
+    }
+
+
 def _close(session: Session, catalog: Catalog, case: Case, data: _Closing, now: datetime) -> Any:
     return {**_set_status(case, "closed"), "reason": data.reason}
 
@@ -431,6 +530,8 @@ _APPLY: dict[str, Any] = {
     "answer": _answer,
     "record-report": _record_report,
     "resolve": _resolve,
+    "set-categories": _set_categories,
+    "set-awareness": _set_awareness,
     "close": _close,
     "note": _note,
 }
@@ -476,8 +577,9 @@ def _new_deadline(name: str, trigger: datetime, rule: DeadlinePolicy, catalog: C
 
 
 def _systemic_risk(catalog: Catalog, case: Case) -> bool:
+    """Whether the product is, or is built on, a systemic-risk model."""
     product = catalog.products.get(str(case.submission.get("product", "")))
-    return product is not None and product.classification is Classification.GPAI_SYSTEMIC_RISK
+    return product is not None and bool(clocks.systemic_risk_models(catalog, product))
 
 
 def _refresh_next_due(case: Case) -> None:

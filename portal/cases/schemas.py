@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 TOPICS = ("integration", "systemic-risk-assessment", "conformity-assessment")
 Topic = Literal["integration", "systemic-risk-assessment", "conformity-assessment"]
+# How the provider became aware of an incident (`portal.cases.wording` has the words).
+AwarenessSource = Literal["customer-notice", "own-monitoring", "media", "authority", "other"]
 # The 27 Member States, by ISO 3166-1 code; EL is the EU's own code for Greece.
 EU_COUNTRIES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR EL HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import actions, audit, clocks, notices
+from portal.cases import actions, audit, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.references import is_reference, next_reference
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
@@ -76,7 +76,9 @@ def submit_incident(
         )
     ]
     categories = [str(category) for category in data.categories or ()]
-    deadlines += authority_deadlines(catalog, product.id, categories, now)
+    authority = actions.authority_deadline(catalog, product.id, categories, now)
+    if authority is not None:
+        deadlines.append(authority)
     return _record(
         session,
         kind="incident",
@@ -88,24 +90,6 @@ def submit_incident(
         now=now,
         incident=(categories, now, "customer-notice"),
     )
-
-
-def authority_deadlines(
-    catalog: Catalog, product_id: str, categories: list[str], aware_at: datetime
-) -> list[Deadline]:
-    """The `authority-report` deadline the categories open, if any (a list of none or one)."""
-    product = catalog.products.get(product_id)
-    found = (
-        clocks.earliest_authority_report(catalog, product, categories, aware_at)
-        if product is not None
-        else None
-    )
-    if found is None:
-        return []
-    clock, _ = found
-    deadline = _deadline("authority-report", aware_at, clock.rule, catalog.policy)
-    deadline.basis = clock.basis()
-    return [deadline]
 
 
 def submit_information_request(

@@ -44,9 +44,11 @@ from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
+from portal.catalog.models import INCIDENT_CATEGORIES
 from portal.web import cookies, staff_api
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
 from portal.web.extensions import csrf, limiter
+from portal.web.public import FORMS
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,13 @@ STATUS_TEXTS = {
     "resolved": "resolved (the final report may still be due)",
     "closed": "closed",
 }
-_DATETIME_FIELDS = {"extend": "due_at", "record-report": "submitted_at", "resolve": "resolved_at"}
+_DATETIME_FIELDS = {
+    "extend": "due_at",
+    "record-report": "submitted_at",
+    "resolve": "resolved_at",
+    "set-awareness": "aware_at",
+}
+_LIST_FIELDS = {"set-categories": "categories"}
 _TEXT_FIELDS = {
     "request-clarification": ("message",),
     "extend": ("reason",),
@@ -81,6 +89,8 @@ _TEXT_FIELDS = {
     "record-report": ("report", "authority"),
     "close": ("reason",),
     "note": ("note",),
+    "set-categories": ("reason",),
+    "set-awareness": ("source", "reason"),
 }
 
 
@@ -249,6 +259,8 @@ def act(reference: str) -> Any:
     payload: dict[str, Any] = {"action": name}
     for field in _TEXT_FIELDS.get(name, ()):
         payload[field] = request.form.get(field, "")
+    if name in _LIST_FIELDS:
+        payload[_LIST_FIELDS[name]] = request.form.getlist(_LIST_FIELDS[name])
     bad_dates = []
     if name in _DATETIME_FIELDS:
         field = _DATETIME_FIELDS[name]
@@ -377,6 +389,8 @@ _DONE = {
     "resolve": "Incident resolved: the final report is now due.",
     "close": "Case closed.",
     "note": "Note added (for the team only).",
+    "set-categories": "Categories set; the report deadline follows them.",
+    "set-awareness": "Awareness recorded; the report deadline runs from it.",
 }
 
 
@@ -442,6 +456,9 @@ def _case_page(
             errors=errors or [],
             failed_action=action,
             report_kinds=REPORT_KINDS,
+            category_choices=_category_choices(),
+            case_categories=dashboard.categories_of(case),
+            awareness_sources=AWARENESS_SOURCES,
             timezone=zone,
             form=request.form if errors else {},
         )
@@ -530,3 +547,11 @@ def _page(html: str, status: int) -> Response:
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _category_choices() -> dict[str, str]:
+    """Incident categories with the words the public form uses for them."""
+    definition = current_app.extensions[FORMS].get("incident")
+    item = definition.field("categories") if definition is not None else None
+    words = (item.choices if item is not None else None) or {}
+    return {category: words.get(category, category) for category in INCIDENT_CATEGORIES}
