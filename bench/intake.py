@@ -320,7 +320,8 @@ def main() -> None:
     print(
         f"open loop, {SENDERS} sender threads with keep-alive connections; gunicorn"
         f" {WORKERS}x{THREADS} threads for both apps; {os.cpu_count()} CPUs shared with the client;"
-        f" {len(body('x', 0))}-byte bodies"
+        f" {len(body('x', 0))}-byte bodies; latency from the scheduled send; late: sends that"
+        f" started over {LATE * 1e3:.0f} ms behind schedule (every sender busy)"
     )
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
         workdir = Path(folder)
