@@ -9,7 +9,8 @@ server, or all senders busy) counts. Every POST is a new, valid incident notice;
 other than 2xx and any connection error count as errors.
 The portal is measured for 20 s at each of 20, 50 and 100 submissions/s (p50, p95, p99, errors);
 then, for both apps, the highest rate whose p99 stays under 100 ms without errors, in 5 s steps
-(20, 50, 100, then doubling, then bisecting); their ratio is for information only.
+(20, 50, 100, then doubling, then bisecting; a step stops once sure to miss); their ratio is
+for information only.
 Target: at 100 submissions/s, p99 <= 100 ms and no errors, on both databases.
 """
 
