@@ -5,9 +5,8 @@ through the portal's own engine settings (SQLite WAL + synchronous=FULL, or Post
 then commits. No validation, no deadlines, no audit, no outbox: what is left is the price
 of a durable commit, which the real submission path is measured against.
 
-`python -m bench._floor PORT WORKERS THREADS [WORKER_CLASS]` serves it through the very
-gunicorn set-up of `portal serve` (`portal.commands.cases.Gunicorn`), so the two differ only
-in the app; or with another worker class (`gthread`: gunicorn's own).
+`python -m bench._floor PORT WORKERS THREADS` serves it through the very gunicorn set-up of
+`portal serve` (`portal.commands.cases.Gunicorn`), so the two differ only in the app.
 """
 
 from __future__ import annotations

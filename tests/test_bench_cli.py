@@ -32,26 +32,40 @@ def test_an_unknown_name_is_a_plain_error_and_runs_nothing() -> None:
     assert "==" not in done.stdout  # not even the known one
 
 
-INTAKE_REPORT = """
-from bench.intake import Line, _report
+INTAKE_JUDGEMENT = """
+import bench.intake as intake
+from bench.intake import Result, highest_rate, verdict
 
-def line(name, requests, p99_ms):
-    made = Line(name, 0, "/", post=False, requests=requests, seconds=1.0)
-    made.rounds.append((requests, [(50.0, p99_ms / 2e3), (99.0, p99_ms / 1e3), (100.0, 0.2)]))
-    return made
+fast = Result(100, 100, sent=100, latencies=[0.010] * 99 + [0.100])
+print(fast.percentile(50), fast.percentile(99), fast.percentile(100))
+print(verdict(fast))
+print(verdict(Result(100, 100, sent=100, latencies=[0.010] * 98 + [0.1234] * 2)))
+print(verdict(Result(100, 100, sent=100, latencies=[0.010] * 99, failed=1)))
 
-_report([line("trivial endpoint", 3000, 10), line("bare durable insert", 900, 30),
-         line("bare insert (gthread)", 1000, 30), line("incident submission", 690, 49)])
+def load(port, path, rate, seconds, tag, give_up):  # the server keeps up to 300/s
+    assert give_up
+    return Result(rate, rate, sent=rate, latencies=[0.010 if rate <= 300 else 0.200] * rate)
+
+intake.load = load
+print("highest", highest_rate("portal", 0, "/"))
 """
 
 
-def test_the_intake_ratio_is_taken_against_the_faster_floor() -> None:
+def test_the_intake_bench_judges_p99_errors_and_the_highest_rate() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", INTAKE_REPORT], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", INTAKE_JUDGEMENT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert (
-        "submission / bare insert:     0.69 (MISSES 0.7; against the faster:"
-        " bare insert (gthread))" in done.stdout
-    )
-    assert "submission p99:               49.0 ms (meets 50 ms)" in done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[0] == "10.0 10.0 100.0"  # nearest rank: p99 of 100 answers is the 99th
+    assert lines[1] == ("target at 100/s, p99 <= 100 ms and 0 errors: met (p99 10.0 ms, 0 errors)")
+    assert lines[2].endswith(": missed by 23.4 ms (p99 123.4 ms, 0 errors)")
+    assert lines[3].endswith(": missed: 1 errors (p99 10.0 ms, 1 errors)")
+    # 20, 50, 100, 200 met; 400 missed; then 300 met, 350 and 325 missed.
+    steps = [line.split()[0] for line in lines if line.split()[-1] in ("met", "missed")]
+    assert steps == ["20", "50", "100", "200", "400", "300", "350", "325"]
+    assert lines[-1] == "highest 300"
