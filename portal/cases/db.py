@@ -24,6 +24,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+POSTGRES_POOL_SIZE = 10
+
+
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
     parsed = make_url(url)
@@ -44,6 +47,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # One pooled connection per request thread (`portal serve` runs 8 per worker): beyond
+    # the pool, each request would open and close a connection of its own.
+    kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
     return create_engine(url, **kwargs)
 
 
