@@ -57,6 +57,7 @@ __all__ = [
     "IncidentSubmission",
     "InformationRequestSubmission",
     "MessageSubmission",
+    "StaffIncidentSubmission",
     "Person",
     "Reporter",
     "errors_of",
@@ -260,6 +261,14 @@ class IncidentSubmission(_Submission):
             if upper not in codes:
                 codes.append(upper)
         return codes
+
+
+class StaffIncidentSubmission(IncidentSubmission):
+    """An incident the legal team opens itself: `aware_at` is when the provider became aware,
+    `source` how; a customer who reported it, if any, is optional."""
+
+    source: AwarenessSource
+    reporter: Reporter | None = None  # type: ignore[assignment]
 
 
 class InformationRequestSubmission(_Submission):

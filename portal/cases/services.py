@@ -22,7 +22,11 @@ from sqlalchemy.orm import Session, selectinload
 from portal.cases import actions, audit, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.references import is_reference, next_reference
-from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
+from portal.cases.schemas import (
+    IncidentSubmission,
+    InformationRequestSubmission,
+    StaffIncidentSubmission,
+)
 from portal.cases.tokens import hash_token, new_token, token_matches
 from portal.cases.views import due_fields, submitter_view
 from portal.cases.wording import utc_iso
@@ -36,6 +40,7 @@ __all__ = [
     "Receipt",
     "add_message",
     "find_case",
+    "open_incident",
     "receipt_fields",
     "submit_incident",
     "submit_information_request",
@@ -92,6 +97,39 @@ def submit_incident(
     )
 
 
+def open_incident(
+    session: Session,
+    catalog: Catalog,
+    data: StaffIncidentSubmission,
+    *,
+    actor: str,
+    now: datetime,
+) -> Receipt:
+    """Record an incident the legal team learnt of itself, and commit.
+
+    No customer notice, so no `incident-notification`; the authority report runs from the
+    provider's awareness (`aware_at`), as for a notice. The team is told; no one else is.
+    """
+    now = _utc(now)
+    product = catalog.products[data.product]
+    categories = [str(category) for category in data.categories or ()]
+    aware = _utc(data.aware_at)
+    authority = actions.authority_deadline(catalog, product.id, categories, aware)
+    return _record(
+        session,
+        kind="incident",
+        submission=data.model_dump(mode="json", exclude_none=True, exclude={"source"}),
+        deadlines=[authority] if authority is not None else [],
+        email=None,
+        summary=f"Opened by {actor}. Product: {product.name} ({product.id}). "
+        f"Categories: {', '.join(categories)}.",
+        policy=catalog.policy,
+        now=now,
+        incident=(categories, aware, data.source),
+        actor=actor,
+    )
+
+
 def submit_information_request(
     session: Session, catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
 ) -> Receipt:
@@ -120,11 +158,12 @@ def _record(
     kind: str,
     submission: dict[str, Any],
     deadlines: list[Deadline],
-    email: str,
+    email: str | None,
     summary: str,
     policy: Policy,
     now: datetime,
     incident: tuple[list[str], datetime, str] | None = None,
+    actor: str = "submitter",
 ) -> Receipt:
     """Write one submission in one transaction and commit it; an incident also gets its
     categories, the provider's awareness and its source.
@@ -152,18 +191,18 @@ def _record(
         case.next_due_at = actions.next_due(case)
         session.add(case)
         zone = policy.timezone
-        for mail in (
-            notices.acknowledgement(case, email, timezone=zone, now=now),
-            notices.legal_team_notice(case, summary, timezone=zone, now=now),
-        ):
+        mails = [notices.legal_team_notice(case, summary, timezone=zone, now=now)]
+        if email is not None:
+            mails.insert(0, notices.acknowledgement(case, email, timezone=zone, now=now))
+        for mail in mails:
             session.add(
                 OutboxMail(case_reference=reference, attempts=0, next_attempt_at=now, **mail)
             )
         session.flush()
         audit.record(
             session,
-            actor="submitter",
-            action="case-received",
+            actor=actor,
+            action="case-received" if actor == "submitter" else "case-opened",
             at=now,
             case_reference=reference,
             changes={

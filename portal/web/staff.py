@@ -38,9 +38,10 @@ from flask import (
     session as cookie_session,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from portal.cases import accounts, actions, dashboard, exports
+from portal.cases import accounts, actions, dashboard, exports, schemas, services
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
@@ -233,13 +234,85 @@ def dashboard_page() -> Any:
             kinds=KIND_TITLES,
             statuses=STATUS_TEXTS,
             products=[(p.id, p.name) for p in catalog.products.values()],
-            categories=_categories(),
+            categories=_category_choices(),
             timezone=zone,
             now_local=local_moment(now, zone),
             export_args=filters.as_args(),
         ),
         200,
     )
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@requires("handler")
+def new_incident() -> Any:
+    """Open an incident the team learnt of itself, with the same clocks as a notice."""
+    catalog = get_catalog()
+    zone = catalog.policy.timezone
+    errors: list[dict[str, Any]] = []
+    if request.method == "POST":
+        payload, errors = _staff_incident_payload(request.form, ZoneInfo(zone))
+        if not errors:
+            now = utcnow()
+            try:
+                data = schemas.StaffIncidentSubmission.model_validate(
+                    payload, context={"catalog": catalog, "now": now}
+                )
+            except ValidationError as exc:
+                errors = schemas.errors_of(exc)
+            else:
+                with new_session() as session:
+                    receipt = services.open_incident(
+                        session, catalog, data, actor=current_user.email, now=now
+                    )
+                wake_mailer()
+                flash(f"Incident {receipt.reference} opened.", "success")
+                return redirect(url_for("staff.case_page", reference=receipt.reference))
+    html = render_template(
+        "staff/new_incident.html",
+        products=[(p.id, p.name) for p in catalog.products.values()],
+        categories=_category_choices(),
+        sources=AWARENESS_SOURCES,
+        timezone=zone,
+        form=request.form,
+        errors=errors,
+    )
+    return _page(html, 422 if errors else 200)
+
+
+def _staff_incident_payload(
+    form: Any, zone: ZoneInfo
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The staff incident form as the API's JSON; the date and number problems, if any."""
+    payload: dict[str, Any] = {
+        "categories": form.getlist("categories"),
+        "source": form.get("source", ""),
+    }
+    for name in ("product", "product_version", "description", "harm", "measures_taken"):
+        if form.get(name, "").strip():
+            payload[name] = form.get(name)
+    errors: list[dict[str, Any]] = []
+    try:
+        payload["aware_at"] = local_instant(form.get("aware_at", ""), zone).isoformat()
+    except ValueError:
+        errors.append({"field": "aware_at", "message": "enter a date and a time"})
+    count = form.get("affected_persons", "").strip()
+    if count:
+        if count.isdigit():
+            payload["affected_persons"] = int(count)
+        else:
+            errors.append({"field": "affected_persons", "message": "enter a whole number"})
+    states = [s.strip().upper() for s in form.get("member_states", "").split(",") if s.strip()]
+    if states:
+        payload["member_states"] = states
+    reporter = {
+        key: form.get(f"reporter.{key}", "").strip()
+        for key in ("organisation", "name", "email")
+        if form.get(f"reporter.{key}", "").strip()
+    }
+    if reporter:
+        payload["reporter"] = reporter
+    return payload, errors
 
 
 @bp.get("/cases/<reference>")
@@ -499,12 +572,6 @@ def _row(case: Case, now: datetime, zone: str) -> dict[str, Any]:
         else "No running deadline",
         "overdue": bool(upcoming and upcoming.due_at < now),
     }
-
-
-def _categories() -> list[str]:
-    from portal.catalog.models import INCIDENT_CATEGORIES
-
-    return list(INCIDENT_CATEGORIES)
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:

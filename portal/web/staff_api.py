@@ -20,10 +20,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import accounts, actions, calendar, dashboard, exports
+from portal.cases import accounts, actions, calendar, dashboard, exports, schemas, services
 from portal.cases.models import AuditEvent, Case
 from portal.cases.wording import utc_iso
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
@@ -124,6 +125,29 @@ def act(reference: str) -> Response:
         body = staff_case_view(session, case, now=utcnow())
     wake_mailer()
     return _json(body)
+
+
+@bp.post("/incidents")
+@requires("handler")
+def open_incident() -> tuple[Response, int, dict[str, str]]:
+    """Open an incident the team learnt of itself (monitoring, the media, an authority...):
+    the public notice's fields, with `aware_at` our awareness and `source` how we learnt."""
+    payload = _json_body()
+    now = utcnow()
+    catalog = get_catalog()
+    try:
+        data = schemas.StaffIncidentSubmission.model_validate(
+            payload, context={"catalog": catalog, "now": now}
+        )
+    except ValidationError as exc:
+        raise StaffApiError(422, schemas.errors_of(exc)) from None
+    with new_session() as session:
+        receipt = services.open_incident(session, catalog, data, actor=g.staff_email, now=now)
+        body = staff_case_view(session, receipt.case, now=now)
+    body["access_token"] = receipt.access_token  # for a customer involved, if any: shown once
+    wake_mailer()
+    location = url_for("staff_api.show_case", reference=receipt.reference, _external=True)
+    return _json(body), 201, {"Location": location}
 
 
 @bp.get("/calendar.ics")

@@ -3,10 +3,13 @@ product, the provider's awareness, and corrections by staff, each in the audit t
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from portal.cases.wording import AWARENESS_SOURCES
+
+from .conftest import PASSWORD  # noqa: TID252
 
 
 def _authority(case: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,3 +150,124 @@ def test_a_filed_report_keeps_its_deadline(desk):
     case = desk.staff_case(ref)
     assert _due(case) == due
     assert _authority(case)["met_at"] == filed.isoformat()
+
+
+def _staff_incident(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "product": "lumen-ultra",
+        "categories": ["death"],
+        "aware_at": "2026-11-26T07:30:00+00:00",  # 90 minutes before the desk's clock
+        "source": "media",
+        "description": "A newspaper reports a death linked to the model's advice.",
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_staff_open_an_incident_with_the_same_clocks(any_desk):
+    desk = any_desk
+    answer = desk.client.post(
+        "/api/v1/staff/incidents", json=_staff_incident(), headers=desk.headers()
+    )
+    assert answer.status_code == 201, answer.json
+    case = answer.json
+    assert case["reference"].startswith("INC-")
+    assert answer.headers["Location"].endswith(f"/api/v1/staff/cases/{case['reference']}")
+    assert [d["name"] for d in case["deadlines"]] == ["authority-report"]
+    aware = datetime.fromisoformat("2026-11-26T07:30:00+00:00")
+    assert _due(case) == aware + timedelta(days=10)
+    assert (case["provider_aware_at"], case["awareness_source"]) == (aware.isoformat(), "media")
+    assert case["audit"][-1]["action"] == "case-opened"
+    assert case["audit"][-1]["actor"] == "handler@example.com"
+    assert "source" not in case["submitted"]
+    draft = desk.client.get(
+        f"/api/v1/staff/cases/{case['reference']}/report.md", headers=desk.headers()
+    ).text
+    assert "We became aware (the media)" in draft
+
+
+def test_staff_incidents_are_checked_like_notices(desk):
+    for changes, field in (
+        ({"source": None}, "source"),
+        ({"source": "gossip"}, "source"),
+        ({"aware_at": "2026-11-27T09:00:00+00:00"}, "aware_at"),  # a day ahead of the clock
+        ({"product": "nope"}, "product"),
+    ):
+        answer = desk.client.post(
+            "/api/v1/staff/incidents", json=_staff_incident(**changes), headers=desk.headers()
+        )
+        assert answer.status_code == 422, changes
+        assert field in {e["field"] for e in answer.json["errors"]}
+    viewer = desk.client.post(
+        "/api/v1/staff/incidents", json=_staff_incident(), headers=desk.headers("viewer")
+    )
+    assert viewer.status_code == 403
+
+
+def _signed_in(desk: Any, email: str = "handler@example.com") -> Any:
+    client = desk.app.test_client()
+    page = client.get("/staff/login")
+    client.post(
+        "/staff/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
+    )
+    return client
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def test_the_pages_open_an_incident_and_correct_its_clocks(desk):
+    client = _signed_in(desk)
+    page = client.get("/staff/incidents/new")
+    assert page.status_code == 200
+    form = {
+        "csrf_token": _csrf(page.text),
+        "product": "lumen-chat",
+        "categories": ["health", "death"],
+        "aware_at": "2026-11-26T08:15",  # Paris: 07:15 UTC
+        "source": "own-monitoring",
+        "description": "Our monitoring saw the assistant advise a lethal dose.",
+        "member_states": "fr, de",
+    }
+    missing = client.post("/staff/incidents/new", data={**form, "categories": []})
+    assert missing.status_code == 422
+    assert "The incident was not opened" in missing.text
+    opened = client.post("/staff/incidents/new", data=form)
+    assert opened.status_code == 302
+    ref = opened.headers["Location"].rsplit("/", 1)[-1]
+    case = desk.staff_case(ref)
+    aware = datetime.fromisoformat("2026-11-26T07:15:00+00:00")
+    assert case["provider_aware_at"] == aware.isoformat()
+    assert _due(case) == aware + timedelta(days=10)
+    assert case["submitted"]["member_states"] == ["FR", "DE"]
+
+    page = client.get(f"/staff/cases/{ref}")
+    assert "Set by category death, gpai-systemic-risk (lumen-large-3)." in page.text
+    assert "Our own monitoring" in page.text
+    corrected = client.post(
+        f"/staff/cases/{ref}/actions",
+        data={
+            "csrf_token": _csrf(page.text),
+            "action": "set-categories",
+            "categories": ["critical-infrastructure"],
+            "reason": "It hit a hospital's power supply.",
+        },
+    )
+    assert corrected.status_code == 302
+    assert _due(desk.staff_case(ref)) == aware + timedelta(days=2)
+    earlier = client.post(
+        f"/staff/cases/{ref}/actions",
+        data={
+            "csrf_token": _csrf(page.text),
+            "action": "set-awareness",
+            "aware_at": "2026-11-25T08:15",
+            "source": "media",
+            "reason": "A paper had it the day before.",
+        },
+    )
+    assert earlier.status_code == 302
+    assert _due(desk.staff_case(ref)) == aware + timedelta(days=1)
