@@ -34,8 +34,8 @@ check: install
 site: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
-# Installs chromium and postgresql when this machine lets us (root with apt-get); otherwise
-# the tests that need them are skipped with a plain message (never under CI=true).
+# Installs chromium, postgresql and redis-server when this machine lets us (root with apt-get);
+# otherwise the tests that need them are skipped with a plain message (never under CI=true).
 system-packages:
 	bash .ci/system-packages || true
 

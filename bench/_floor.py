@@ -53,10 +53,7 @@ def main(argv: list[str]) -> None:
     from portal.commands.cases import Gunicorn
 
     port, workers, threads = (int(arg) for arg in argv[:3])
-    chosen = {"worker_class": argv[3]} if argv[3:] else {}
-    Gunicorn(
-        "127.0.0.1", port, workers, threads, app_factory=lambda: create_app(threads), **chosen
-    ).run()
+    Gunicorn("127.0.0.1", port, workers, threads, app_factory=lambda: create_app(threads)).run()
 
 
 if __name__ == "__main__":

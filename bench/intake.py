@@ -42,7 +42,7 @@ WRK_THREADS = 2
 DURATION = float(os.environ.get("BENCH_SECONDS", "9"))  # per line, over all rounds
 ROUNDS = 3
 WARMUP = 1.0
-WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # as `portal serve`
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # as `portal serve`
 THREADS_PER_WORKER = int(os.environ.get("BENCH_THREADS", "8"))
 
 DESCRIPTION = "The model's output stopped a water plant's dosing controller. " * 3

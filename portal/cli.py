@@ -19,7 +19,6 @@ COMMAND_MODULES = {
     "export": "site",
     "serve": "cases",
     "send-mail": "cases",
-    "intake-writer": "cases",
     "db": "cases",
     "staff": "staff",
     "remind": "staff",

@@ -92,22 +92,12 @@ class Explanation:
 
 def parse_period(text: str) -> Period:
     """Read a policy period such as `48h`, `14d` or `2w`; anything else is a `ValueError`."""
-    period = _parse_period_text(text) if isinstance(text, str) else None
-    if period is None:
+    match = _PERIOD.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
         raise ValueError(
             f"Period {text!r} is not valid: write a whole number of hours, days or weeks"
             " followed by h, d or w, such as 48h, 14d or 2w."
         )
-    return period
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_period_text(text: str) -> Period | None:
-    """`parse_period` of a text, remembered: a policy names few periods, every submission
-    reads them again."""
-    match = _PERIOD.fullmatch(text)
-    if match is None:
-        return None
     return Period(int(match.group(1)), cast(Unit, match.group(2)))
 
 

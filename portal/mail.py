@@ -2,8 +2,9 @@
 
 Cases write their mail to the `outbox` table in the same transaction as the case, so a mail
 server outage loses nothing: `send_pending` claims a batch (a short transaction: several app
-processes never send one mail twice), sends it outside any transaction, then records what was
-sent and when to retry the rest (1, 2, 4 ... minutes, at most an hour apart). A `Mailer`
+processes never send one mail twice), sends it outside any transaction, recording each mail
+as sent (or when to retry it: 1, 2, 4 ... minutes, at most an hour apart) as soon as the
+mail server answered, so a crash can send again at most the one mail in flight. A `Mailer`
 does this when woken after a submission and every `interval` seconds in any case: in a
 process of its own under `portal serve` (`portal send-mail --watch`), else in a thread of
 each app process. Backends follow warehouse's `mail.backend`: `smtp` for real
@@ -107,22 +108,27 @@ def send_pending(
 ) -> SendReport:
     """Send one batch of due outbox mail; return how many went out and how many failed.
 
-    A mail server that accepts connections and then says nothing makes each mail wait for
-    the backend's timeout: after `budget` seconds the rest of the batch is left for the next
-    run, unclaimed and untried, well before another sender may claim it.
+    Each mail is recorded as sent in its own short transaction as soon as the mail server
+    took it: a sender killed mid-batch may send again only the one mail it was sending, and
+    the rest of its claim waits for `CLAIM_FOR` to run out, then goes out once. A mail server
+    that accepts connections and then says nothing makes each mail wait for the backend's
+    timeout: after `budget` seconds the rest of the batch is left for the next run,
+    unclaimed and untried, well before another sender may claim it.
     """
     claimed = _claim(sessions, now=now, batch=batch)
-    sent: list[int] = []
-    failed: dict[int, str] = {}
+    sent = failed = 0
+    tried: set[int] = set()
     stop_at = time.monotonic() + budget
     for mail in claimed:
         if time.monotonic() >= stop_at:
             break
+        tried.add(mail.id)
         to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
         try:
             backend.send(Outgoing(mail_from, to, mail.subject, mail.body))
         except (OSError, smtplib.SMTPException) as err:
-            failed[mail.id] = f"{type(err).__name__}: {err}"[:500]
+            failed += 1
+            _record_failure(sessions, mail, f"{type(err).__name__}: {err}"[:500], now=now)
             # The error may quote the address: it goes to the outbox row, not to the log.
             log.warning(
                 "Mail %s for %s not sent (%s); will retry",
@@ -131,10 +137,17 @@ def send_pending(
                 type(err).__name__,
             )
         else:
-            sent.append(mail.id)
-    if claimed:
-        _record(sessions, claimed, sent, failed, now=now)
-    return SendReport(len(sent), len(failed))
+            sent += 1
+            _update(sessions, mail.id, sent_at=now, claimed_until=None)
+    untried = [mail.id for mail in claimed if mail.id not in tried]
+    if untried:
+        with sessions() as session:
+            outbox = table_of(OutboxMail)
+            session.execute(
+                update(outbox).where(outbox.c.id.in_(untried)).values(claimed_until=None)
+            )
+            session.commit()
+    return SendReport(sent, failed)
 
 
 def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> list[Any]:
@@ -177,41 +190,27 @@ def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> lis
     return sorted(mails, key=lambda mail: mail.id)
 
 
-def _record(
-    sessions: sessionmaker[Session],
-    claimed: list[Any],
-    sent: list[int],
-    failed: dict[int, str],
-    *,
-    now: datetime,
-) -> None:
+def _update(sessions: sessionmaker[Session], mail_id: int, **values: Any) -> None:
     outbox = table_of(OutboxMail)
     with sessions() as session:
-        if sent:
-            session.execute(
-                update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=now, claimed_until=None)
-            )
-        tried = {*sent, *failed}
-        untried = [mail.id for mail in claimed if mail.id not in tried]
-        if untried:
-            session.execute(
-                update(outbox).where(outbox.c.id.in_(untried)).values(claimed_until=None)
-            )
-        for mail in claimed:
-            if mail.id in failed:
-                attempts = mail.attempts + 1
-                delay = min(timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
-                session.execute(
-                    update(outbox)
-                    .where(outbox.c.id == mail.id)
-                    .values(
-                        attempts=attempts,
-                        next_attempt_at=now + delay,
-                        claimed_until=None,
-                        last_error=failed[mail.id],
-                    )
-                )
+        session.execute(update(outbox).where(outbox.c.id == mail_id).values(**values))
         session.commit()
+
+
+def _record_failure(
+    sessions: sessionmaker[Session], mail: Any, error: str, *, now: datetime
+) -> None:
+    """Try again in 1, 2, 4 ... minutes, at most an hour apart."""
+    attempts = mail.attempts + 1
+    delay = min(timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
+    _update(
+        sessions,
+        mail.id,
+        attempts=attempts,
+        next_attempt_at=now + delay,
+        claimed_until=None,
+        last_error=error,
+    )
 
 
 class Mailer:
@@ -220,7 +219,7 @@ class Mailer:
     Either in a thread of an app process (`wake` starts it; each submission wakes it) or, as
     `portal serve` does, in the main thread of a process of its own (`run`, polling every
     `interval` seconds). Waking is debounced by `settle` seconds so that a burst of
-    submissions is sent in one batch: two short transactions per batch, not per mail.
+    submissions is claimed in one batch.
     """
 
     def __init__(

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server in a temporary folder, for the tests and the benchmarks.
+"""Throwaway PostgreSQL and Redis servers in temporary folders, for the tests and benchmarks.
 
-It runs on 127.0.0.1 only, on a port below the ephemeral range, and is removed when stopped:
-nothing else on the machine is touched. `initdb` refuses to run as root, so as root the
-server runs as the `postgres` user (Debian's package creates it). Beside it, what both also
-need to run servers of their own: a free port, and a way to stop one with its workers.
+They run on 127.0.0.1 only, on ports below the ephemeral range, and are removed when
+stopped: nothing else on the machine is touched. `initdb` refuses to run as root, so as root
+PostgreSQL runs as the `postgres` user (Debian's package creates it). Redis keeps nothing on
+disk (`--save '' --appendonly no`). Beside them, what tests and benchmarks also need to run
+servers of their own: a free port, and a way to stop one with its workers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +124,75 @@ def start_postgres(*, fsync: bool = True) -> PostgresServer:
         last_error = done.stderr or done.stdout
     shutil.rmtree(data_dir, ignore_errors=True)
     raise RuntimeError(f"could not start PostgreSQL: {last_error.strip()}")
+
+
+@dataclass
+class RedisServer:
+    """A running throwaway Redis; `url(n)` gives a URL for its database `n`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    work_dir: str
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def redis_bin() -> str | None:
+    """Path of `redis-server`, or None when Redis is not installed."""
+    return shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
+
+
+def start_redis() -> RedisServer:
+    """Start a throwaway Redis; raise RuntimeError when it is not installed or will not start."""
+    binary = redis_bin()
+    if binary is None:
+        raise RuntimeError("Redis is not installed (no redis-server found)")
+    last_error = ""
+    for _attempt in range(8):
+        port = random.randint(30000, 32000)
+        work_dir = tempfile.mkdtemp(prefix="portal-redis-")
+        log_path = Path(work_dir) / "redis.log"
+        with log_path.open("wb") as output:
+            process = subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+                + ["--appendonly", "no", "--dir", work_dir, "--loglevel", "warning"],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=work_dir,
+            )
+        if _answers_ping(port, process):
+            log.info("Throwaway Redis on 127.0.0.1:%s", port)
+            return RedisServer(process, port, work_dir)
+        process.kill()
+        process.wait(5)
+        last_error = log_path.read_text(errors="replace")
+        shutil.rmtree(work_dir, ignore_errors=True)
+    raise RuntimeError(f"could not start Redis: {last_error.strip()}")
+
+
+def _answers_ping(port: int, process: subprocess.Popen[bytes], wait: float = 10.0) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 def free_port() -> int:

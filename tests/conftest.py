@@ -23,7 +23,14 @@ from support import Inbox, make_test_app, smtp_server
 
 from portal.cases.db import init_db, make_engine
 from portal.catalog import Catalog, load_catalog
-from portal.testing import PostgresServer, postgres_bin, start_postgres
+from portal.testing import (
+    PostgresServer,
+    RedisServer,
+    postgres_bin,
+    redis_bin,
+    start_postgres,
+    start_redis,
+)
 from portal.web import context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +56,14 @@ def catalog() -> Catalog:
 def postgres_server() -> Iterator[PostgresServer]:
     require(postgres_bin() is not None, "PostgreSQL is not installed (apt-get install postgresql)")
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    require(redis_bin() is not None, "Redis is not installed (apt-get install redis-server)")
+    server = start_redis()
     yield server
     server.stop()
 

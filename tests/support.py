@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime
+import time
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,10 +24,11 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.cases.db import init_db
-from portal.testing import free_port
+from portal.testing import free_port, stop_process_group
 from portal.web import context
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+PORTAL = str(Path(sys.executable).with_name("portal"))
 
 
 def incident_body(**changes: Any) -> dict[str, Any]:
@@ -147,40 +154,94 @@ def build_sample_site(tmp_path_factory: Any) -> Path:
     return site
 
 
-def prepared_submission(catalog: Any, n: int, now: datetime) -> Any:
-    """Submission number `n`, prepared: an incident notice, or every third a request."""
-    from portal.cases import services
-    from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
+class PortalServer:
+    """`portal serve` in a process group of its own, on a free port of 127.0.0.1.
 
-    context = {"catalog": catalog, "now": now}
-    if n % 3:
-        data = IncidentSubmission.model_validate(incident_body(), context=context)
-        return services.prepare_incident(catalog, data, now=now)
-    asked = InformationRequestSubmission.model_validate(request_body(), context=context)
-    return services.prepare_information_request(catalog, asked, now=now)
+    `settings` are environment variables beside the defaults (the sample catalog, console
+    mail, a secret key shared by every server of one test, a rate limit nobody reaches).
+    """
 
+    def __init__(self, database_url: str, workdir: Path, *args: str, **settings: str) -> None:
+        self.port = free_port()
+        self.args = args
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            "PORTAL_DATABASE_URL": database_url,
+            "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
+            "PORTAL_SITE_DIR": str(workdir / "site"),
+            "PORTAL_SECRET_KEY": "test servers",
+            "PORTAL_SUBMISSION_RATE_LIMIT": "1000000 per minute",
+            "PORTAL_MAIL_BACKEND": "console",
+            **settings,
+        }
+        self.log = workdir / f"serve-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
 
-def submit_from_threads(
-    run: Callable[[Any], Any], catalog: Any, *, sqlite: bool, now: datetime
-) -> list[Any]:
-    """Eight threads hand 15 submissions each to `run` (a committer's); their receipts, each
-    checked to carry the row that was sent, numbered."""
-    from portal.cases import services
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [PORTAL, "serve", "--port", str(self.port), *self.args],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,  # its own process group: a kill takes its workers too
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"portal serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.request("GET", "/api/v1/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("portal serve did not answer within 30 s")
 
-    receipts: list[services.Receipt] = []
-    lock = threading.Lock()
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        token: str | None = None,
+        source: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One JSON request on a new connection, from the local address `source` if given."""
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=15, source_address=(source, 0) if source else None
+        )
+        try:
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            payload = json.dumps(body) if body is not None else None
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read() or b"{}")
+        finally:
+            connection.close()
 
-    def work(offset: int) -> None:
-        for n in range(15):
-            pending = prepared_submission(catalog, offset + n, now)
-            row = run(services.encode(pending, sqlite=sqlite))
-            assert row is pending.row and row.reference and row.id
-            with lock:
-                receipts.append(services.receipt_of(pending))
+    def cli(self, *args: str, stdin: str = "") -> str:
+        """Run `portal ARGS` with this server's settings; its standard output."""
+        done = subprocess.run(
+            [PORTAL, *args],
+            env=self.env,
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
 
-    threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return receipts
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, grace=15)

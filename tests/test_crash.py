@@ -1,133 +1,121 @@
 """Crash test: SIGKILL `portal serve` under concurrent submissions, restart, and count.
 
-Every submission that got a 201 must be there after the restart, readable with its
-reference and token, and no reference may appear twice: a receipt is a promise.
+Every submission that got a receipt, through the API or the HTML form, must be there after
+the restart, readable with its reference and access code; no reference may appear twice;
+and no acknowledgement mail goes out twice: a receipt is a promise.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
+import http.cookiejar
+import re
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from support import CATALOG_DIR, free_port, incident_body, request_body
+from support import Inbox, PortalServer, incident_body, request_body
 
 from portal.cases.db import make_engine, make_sessionmaker
-from portal.cases.models import Case
-from portal.testing import stop_process_group
+from portal.cases.models import Case, OutboxMail
 
 pytestmark = pytest.mark.slow
 
-
-class _Server:
-    def __init__(self, database_url: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "PORTAL_DATABASE_URL": database_url,
-            "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
-            "PORTAL_SITE_DIR": str(workdir / "site"),
-            "PORTAL_SECRET_KEY": "crash test",
-            "PORTAL_SUBMISSION_RATE_LIMIT": "1000000 per minute",
-            "PORTAL_MAIL_BACKEND": "console",
-        }
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        portal = Path(sys.executable).with_name("portal")
-        self.process = subprocess.Popen(
-            [str(portal), "serve", "--port", str(self.port), "--workers", "2"],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: the kill takes the workers too
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if _request(self.port, "GET", "/api/v1/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("portal serve did not start within 30 s")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process, grace=15)
-
-
-def _request(
-    port: int, method: str, path: str, body: object = None, token: str | None = None
-) -> tuple[int, dict[str, object]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = json.dumps(body) if body is not None else None
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()
+FORM = {
+    "product": "lumen-large-3",
+    "category": "death",
+    "timezone": "Europe/Paris",
+    "aware_at": "2026-11-26T08:00",
+    "description": "The model gave a lethal dosage.",
+    "member_states": "FR",
+    "affected_persons": "2",
+    "reporter.organisation": "Example Health SAS",
+    "reporter.name": "Camille Martin",
+    "reporter.email": "camille@example.com",
+    "reporter.capacity": "deployer",
+}
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[_Server]:
-    # A killed server cannot remove its private folder: keep those in one of ours, with a
-    # path short enough for the writer's Unix socket (108 bytes), and remove it afterwards.
-    folders = tempfile.mkdtemp(prefix="portal-crash-")
-    running = _Server(database_url, tmp_path)
-    running.env["TMPDIR"] = folders
+def server(database_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[PortalServer]:
+    _, smtp_port = smtp
+    running = PortalServer(
+        database_url,
+        tmp_path,
+        PORTAL_MAIL_BACKEND="smtp",
+        PORTAL_SMTP_HOST="127.0.0.1",
+        PORTAL_SMTP_PORT=str(smtp_port),
+        PORTAL_LEGAL_TEAM_EMAIL="legal@example.org",
+    )
     yield running
     running.stop()
-    shutil.rmtree(folders, ignore_errors=True)
 
 
-def test_every_receipt_survives_sigkill(server: _Server, database_url: str) -> None:
+def _through_the_form(port: int) -> tuple[str, str] | None:
+    """File the incident form as a browser would; its receipt, or None without one."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    url = f"http://127.0.0.1:{port}/report-incident"
+    with opener.open(url, timeout=10) as page:
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.read().decode())
+    assert token, "no CSRF token on the form"
+    data = urllib.parse.urlencode({**FORM, "csrf_token": token.group(1)}).encode()
+    with opener.open(url, data=data, timeout=10) as answer:
+        html = answer.read().decode()
+    reference = re.search(r'id="reference">([^<]+)<', html)
+    code = re.search(r'id="access-token">([^<]+)<', html)
+    assert reference and code, html[:500]
+    return reference.group(1), code.group(1)
+
+
+def _through_the_api(server: PortalServer, kind: int) -> tuple[str, str] | None:
+    path, body = (
+        ("/api/v1/incidents", incident_body())
+        if kind
+        else ("/api/v1/information-requests", request_body())
+    )
+    status, answer = server.request("POST", path, body)
+    return (str(answer["reference"]), str(answer["access_token"])) if status == 201 else None
+
+
+def test_every_receipt_survives_sigkill(
+    server: PortalServer, database_url: str, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
     server.start()
     receipts: list[tuple[str, str]] = []
+    by_form: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
 
     def submit(kind: int) -> None:
-        path, body = (
-            ("/api/v1/incidents", incident_body())
-            if kind % 2
-            else ("/api/v1/information-requests", request_body())
-        )
         while not stop.is_set():
             try:
-                status, answer = _request(server.port, "POST", path, body)
+                receipt = (
+                    _through_the_form(server.port) if kind == 2 else _through_the_api(server, kind)
+                )
             except (OSError, http.client.HTTPException, ValueError):
                 continue  # the server is gone: this submission got no receipt
-            if status == 201:
+            if receipt:
                 with lock:
-                    receipts.append((str(answer["reference"]), str(answer["access_token"])))
+                    receipts.append(receipt)
+                    if kind == 2:
+                        by_form.append(receipt[0])
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=submit, args=(n % 3,)) for n in range(9)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 20
-    while len(receipts) < 60 and time.monotonic() < deadline:
+    while (len(receipts) < 60 or len(by_form) < 10) and time.monotonic() < deadline:
         time.sleep(0.05)
     server.kill()
     stop.set()
@@ -135,17 +123,51 @@ def test_every_receipt_survives_sigkill(server: _Server, database_url: str) -> N
         thread.join(15)
     acknowledged = list(receipts)
     assert len(acknowledged) >= 60, "too few submissions before the kill to mean anything"
+    assert len(by_form) >= 10, "too few form submissions before the kill"
 
     server.start()
     for reference, token in acknowledged:
-        status, view = _request(server.port, "GET", f"/api/v1/cases/{reference}", token=token)
+        status, view = server.request("GET", f"/api/v1/cases/{reference}", token=token)
         assert status == 200, reference
         assert view["reference"] == reference
     engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
         total = session.scalar(select(func.count()).select_from(Case))
         distinct = session.scalar(select(func.count(func.distinct(Case.reference))))
-    engine.dispose()
     assert total == distinct
     assert len({ref for ref, _ in acknowledged}) == len(acknowledged)
     assert total is not None and total >= len(acknowledged)
+
+    # The restarted sender sends what is due; what the killed one had claimed waits for its
+    # claim to run out (minutes), so it is in doubt here, never sent twice.
+    def acknowledgements() -> list[OutboxMail]:
+        with sessions() as session:
+            return list(
+                session.scalars(select(OutboxMail).where(OutboxMail.recipient != "legal-team"))
+            )
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = datetime.now(UTC)
+        waiting = [m for m in acknowledgements() if m.sent_at is None and not _claimed(m, now)]
+        if not waiting:
+            break
+        time.sleep(0.2)
+    assert not waiting, f"{len(waiting)} acknowledgements neither sent nor claimed"
+    time.sleep(0.5)  # the last mail's delivery to the inbox's thread
+    delivered = Counter(
+        str(m["Subject"]).rsplit(": ", 1)[-1]
+        for m in inbox.messages
+        if str(m["Subject"]).startswith("We received your")
+    )
+    assert max(delivered.values()) == 1, delivered.most_common(3)
+    rows = acknowledgements()
+    sent = {m.case_reference for m in rows if m.sent_at is not None}
+    assert sent <= set(delivered), "an acknowledgement recorded as sent never arrived"
+    assert {ref for ref, _ in acknowledged} <= {m.case_reference for m in rows}
+    engine.dispose()
+
+
+def _claimed(mail: OutboxMail, now: datetime) -> bool:
+    return mail.claimed_until is not None and mail.claimed_until > now

@@ -17,7 +17,6 @@ ALLOWED = {
     "mail": {"cases", "catalog"},
     "migrations": {"cases"},
     "testing": set(),
-    "sidecar": set(),
     "web": {"web", "cases", "catalog", "mail"},
 }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -76,56 +76,6 @@ def event_hash(
     return hashlib.sha256(document).hexdigest()
 
 
-class PreparedEvent:
-    """An event whose case reference and previous hash are not known yet.
-
-    A submission's event gets both only inside the write lock; everything else in its
-    canonical bytes is encoded beforehand, so that `hash(case_reference, prev_hash)` there is
-    two joins and one SHA-256. It equals `event_hash` with the same fields (tests hold it).
-    """
-
-    parts: tuple[bytes, bytes, bytes]  # the canonical bytes around the two slots
-
-    def __init__(self, *, actor: str, at: datetime, action: str, changes: dict[str, Any]) -> None:
-        document = canonical(
-            actor=actor,
-            at=at,
-            case_reference=_CASE_SLOT,
-            action=action,
-            changes=changes,
-            prev_hash=_HASH_SLOT,
-        )
-        case_slot, hash_slot = _encoded(_CASE_SLOT), _encoded(_HASH_SLOT)
-        if document.count(case_slot) != 1 or document.count(hash_slot) != 1:
-            raise ValueError("an event's fields must not contain the slots' markers")
-        head, _, rest = document.partition(case_slot)
-        middle, _, tail = rest.partition(hash_slot)
-        self.parts = (head, middle, tail)
-
-    @classmethod
-    def from_parts(cls, parts: tuple[bytes, bytes, bytes]) -> PreparedEvent:
-        """The event whose `parts` these are (as sent to the writer process)."""
-        event = cls.__new__(cls)
-        event.parts = parts
-        return event
-
-    def hash(self, case_reference: str, prev_hash: str) -> str:
-        head, middle, tail = self.parts
-        return hashlib.sha256(
-            head + _encoded(case_reference) + middle + _encoded(prev_hash) + tail
-        ).hexdigest()
-
-
-# Markers no real field holds (a NUL is never part of a reference, and `changes` are ours).
-_CASE_SLOT = "\x00case\x00"
-_HASH_SLOT = "\x00prev_hash\x00"
-
-
-def _encoded(value: str) -> bytes:
-    """A string as `canonical` encodes it."""
-    return json.dumps(value, ensure_ascii=False).encode()
-
-
 def record(
     session: Session,
     *,
@@ -139,55 +89,35 @@ def record(
 
     Call it last in a transaction: the head row stays locked until commit.
     """
-    event = Event(actor, action, at, case_reference, changes or {})
-    return record_many(session, [event])[0]
-
-
-@dataclass(frozen=True)
-class Event:
-    """An event to record: who did what, when, to which case, with which changes."""
-
-    actor: str
-    action: str
-    at: datetime
-    case_reference: str | None
-    changes: dict[str, Any]
-
-
-def record_many(session: Session, events: list[Event]) -> list[AuditEvent]:
-    """Append `events` in order with three statements, whatever their number."""
-    if not events:
-        return []
+    changes = changes or {}
     connection = session.connection()
     statement = _advance_head_statement(connection.dialect.name)
-    last_seq, prev_hash = connection.execute(statement, {"count": len(events)}).one()
-    rows = []
-    for seq, event in enumerate(events, start=last_seq - len(events) + 1):
-        digest = event_hash(
-            actor=event.actor,
-            at=event.at,
-            case_reference=event.case_reference,
-            action=event.action,
-            changes=event.changes,
-            prev_hash=prev_hash,
-        )
-        rows.append(
-            {
-                "seq": seq,
-                "at": event.at,
-                "actor": event.actor,
-                "case_reference": event.case_reference,
-                "action": event.action,
-                "changes": event.changes,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
-        prev_hash = digest
-    # Core statements, not the ORM: this runs inside every submission's write lock.
-    connection.execute(_SET_HEAD, {"last_hash": prev_hash})
-    connection.execute(_INSERT_EVENT, rows)
-    return [AuditEvent(**row) for row in rows]
+    seq, prev_hash = connection.execute(statement).one()
+    digest = event_hash(
+        actor=actor,
+        at=at,
+        case_reference=case_reference,
+        action=action,
+        changes=changes,
+        prev_hash=prev_hash,
+    )
+    connection.execute(
+        update(table_of(AuditHead)).where(table_of(AuditHead).c.id == _HEAD_ID),
+        {"last_hash": digest},
+    )
+    event = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        case_reference=case_reference,
+        action=action,
+        changes=changes,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(event)
+    session.flush()
+    return event
 
 
 @dataclass(frozen=True)
@@ -232,24 +162,15 @@ def _events(session: Session) -> Iterator[AuditEvent]:
     )
 
 
-_SET_HEAD = (
-    update(table_of(AuditHead))
-    .where(table_of(AuditHead).c.id == _HEAD_ID)
-    .values(last_hash=bindparam("last_hash"))
-)
-# RETURNING: many rows in one multi-VALUES statement (see services._INSERT_DEADLINE).
-_INSERT_EVENT = insert(table_of(AuditEvent)).returning(table_of(AuditEvent).c.id)
-
-
 @functools.cache
 def _advance_head_statement(dialect: str) -> Any:
-    """Lock the head row (creating it on first use), advance it by `count` events, and return
-    (last new seq, previous hash)."""
+    """Lock the head row (creating it on first use), advance it by one event, and return
+    (the new event's seq, the previous hash)."""
     module: Any = postgresql if dialect == "postgresql" else sqlite
     head = table_of(AuditHead)
     return (
         module.insert(head)
-        .values(id=_HEAD_ID, seq=bindparam("count"), last_hash=GENESIS_HASH)
-        .on_conflict_do_update(index_elements=["id"], set_={"seq": head.c.seq + bindparam("count")})
+        .values(id=_HEAD_ID, seq=1, last_hash=GENESIS_HASH)
+        .on_conflict_do_update(index_elements=["id"], set_={"seq": head.c.seq + 1})
         .returning(head.c.seq, head.c.last_hash)
     )

@@ -2,18 +2,14 @@
 
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a committed case
 survives a crash or power loss; foreign keys are on; and every transaction starts with
-`BEGIN IMMEDIATE`, taking the single write lock up front, so that concurrent submissions
-queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is reached
+`BEGIN IMMEDIATE`, taking the single write lock up front, so that concurrent writers wait
+on the busy timeout (30 s) instead of failing on a lock upgrade. PostgreSQL is reached
 through psycopg 3 (`postgresql+psycopg://...`; a plain `postgresql://` URL is read the same).
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        if parsed.database and parsed.database != ":memory:":
-            connect_args["factory"] = _WriterLockConnection
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -78,72 +72,6 @@ def init_db(engine: Engine) -> None:
     upgrade(engine)
 
 
-class _WriterLockConnection(sqlite3.Connection):
-    """A SQLite connection that queues writers on a lock file instead of polling.
-
-    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up
-    to 100 ms each) while the lock is busy: under concurrent submissions from several
-    processes, a writer can sleep through many free moments, while the process that just
-    committed takes the lock again at once. Writers here wait on a lock file instead, in
-    the kernel (`flock`, without the GIL), which wakes them as soon as it is free. The lock
-    is taken when a transaction begins and given back right after its commit or rollback.
-
-    A thread that already holds the lock through another connection would wait on itself
-    forever: it fails at once instead, as SQLite would after its busy timeout.
-    """
-
-    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
-        super().__init__(database, *args, **kwargs)
-        self._lock_path = f"{os.fspath(database)}-writer.lock"
-        self._writer_lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._writer_locked = False
-        self._holder: set[str] = set()
-
-    def lock_writer(self) -> None:
-        """Take the writer lock, waiting as long as another writer holds it."""
-        if self._writer_locked:
-            return
-        holding = _writer_locks_of_this_thread()
-        if self._lock_path in holding:
-            raise sqlite3.OperationalError(
-                "database is locked: this thread is already writing through another connection"
-            )
-        try:  # free most of the time: no need to let go of the GIL to find out
-            fcntl.flock(self._writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
-        self._writer_locked = True
-        holding.add(self._lock_path)
-        self._holder = holding  # the set to leave, whichever thread commits
-
-    def _unlock_writer(self) -> None:
-        if self._writer_locked:
-            fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
-            self._writer_locked = False
-            self._holder.discard(self._lock_path)
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._unlock_writer()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._unlock_writer()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._unlock_writer()
-            if self._writer_lock >= 0:
-                os.close(self._writer_lock)
-                self._writer_lock = -1
-
-
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
     dbapi_connection.isolation_level = None
@@ -153,17 +81,6 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
-
-
-# The writer lock files each thread holds (`_WriterLockConnection`).
-_this_thread = threading.local()
-
-
-def _writer_locks_of_this_thread() -> set[str]:
-    held: set[str] | None = getattr(_this_thread, "writer_locks", None)
-    if held is None:
-        held = _this_thread.writer_locks = set()
-    return held
 
 
 READ_ONLY = "portal_read_only"
@@ -179,12 +96,4 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
-    dbapi_connection = connection.connection.dbapi_connection
-    if isinstance(dbapi_connection, _WriterLockConnection):
-        dbapi_connection.lock_writer()
-    try:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    except Exception:
-        if isinstance(dbapi_connection, _WriterLockConnection):
-            dbapi_connection.rollback()
-        raise
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

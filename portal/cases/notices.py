@@ -26,7 +26,7 @@ class _Due(Protocol):
 
 
 class CaseLike(Protocol):
-    """What a notice needs of a case: a `models.Case` or a `writer.CaseRow`."""
+    """What a notice needs of a case (a `models.Case`)."""
 
     @property
     def kind(self) -> str: ...

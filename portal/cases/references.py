@@ -23,18 +23,11 @@ REFERENCE_PATTERN = re.compile(r"^(INC|REQ)-[0-9]{4}-[0-9]{6,}$")
 
 def next_reference(session: Session, kind: str, year: int) -> str:
     """Take the next reference for `kind` in `year`, within the session's transaction."""
-    return next_references(session, kind, year, 1)[0]
-
-
-def next_references(session: Session, kind: str, year: int, count: int) -> list[str]:
-    """Take the next `count` references for `kind` in `year` with one statement."""
     prefix = REFERENCE_PREFIXES[kind]
     connection = session.connection()
     statement = _statement(connection.dialect.name)
-    last = connection.execute(
-        statement, {"prefix": prefix, "year": year, "count": count}
-    ).scalar_one()
-    return [f"{prefix}-{year:04d}-{number:06d}" for number in range(last - count + 1, last + 1)]
+    number = connection.execute(statement, {"prefix": prefix, "year": year}).scalar_one()
+    return f"{prefix}-{year:04d}-{number:06d}"
 
 
 def is_reference(text: str) -> bool:
@@ -54,10 +47,7 @@ def _statement(dialect: str) -> Any:
     table = table_of(ReferenceCounter)
     return (
         module.insert(table)
-        .values(prefix=bindparam("prefix"), year=bindparam("year"), last=bindparam("count"))
-        .on_conflict_do_update(
-            index_elements=["prefix", "year"],
-            set_={"last": table.c.last + bindparam("count")},
-        )
+        .values(prefix=bindparam("prefix"), year=bindparam("year"), last=1)
+        .on_conflict_do_update(index_elements=["prefix", "year"], set_={"last": table.c.last + 1})
         .returning(table.c.last)
     )

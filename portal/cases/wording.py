@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -55,12 +54,8 @@ def local_iso(instant: datetime, timezone: str) -> str:
     return instant.astimezone(ZoneInfo(timezone)).isoformat()
 
 
-@functools.lru_cache(maxsize=1024)
 def local_moment(instant: datetime, timezone: str) -> str:
-    """`Saturday 28 November 2026 at 10:00 (Europe/Paris, UTC+01:00)`.
-
-    Cached: a submission's two mails name the same instants (its receipt, its deadlines).
-    """
+    """`Saturday 28 November 2026 at 10:00 (Europe/Paris, UTC+01:00)`."""
     local = instant.astimezone(ZoneInfo(timezone))
     offset = local.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0

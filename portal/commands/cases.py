@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import os
 import signal
+import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import click
 
-from portal.cases.db import is_sqlite, make_engine, upgrade
+from portal.cases.db import make_engine, upgrade
 
-if TYPE_CHECKING:
-    from portal.cases.arrivals import Board
+log = logging.getLogger(__name__)
 
 
 def _database_url() -> str:
@@ -54,78 +51,82 @@ def db_upgrade(url: str | None) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the built site, the forms and the API through gunicorn, and send their mail.
 
     An embedded SQLite database is brought to the latest migration first; PostgreSQL is
-    migrated explicitly with `portal db upgrade`. Beside the workers run one writer for all
-    their submissions (`portal intake-writer`, see `portal.cases.writer_service`) and one mail
-    sender (`portal send-mail --watch`, at the lowest CPU priority), each restarted if it stops.
+    migrated explicitly with `portal db upgrade`. Beside the workers runs one mail sender
+    (`portal send-mail --watch`), restarted if it stops. Several workers need a shared
+    rate-limit store (`PORTAL_RATELIMIT_STORAGE_URI=redis://...`).
     """
-    from portal.cases.arrivals import Board, board_path
-    from portal.sidecar import Sidecar
-    from portal.web import create_app, ratelimit, shared_limits
+    from portal.web import create_app, ratelimit
 
     _log_to_stderr()
-    app = create_app()
-    url = str(app.config["DATABASE_URL"])
-    if is_sqlite(url):
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
+    app = create_app()  # also migrates an embedded SQLite database
     app.extensions["portal.engine"].dispose()
-    # One writer for the submissions of every worker, in a folder only this user can open.
-    private = tempfile.mkdtemp(prefix="portal-serve-")
-    writer_socket = os.path.join(private, WRITER_SOCKET)
-    board = Board.create(board_path(writer_socket))  # who is preparing a submission
-    writer = Sidecar(
-        "intake writer", [sys.executable, "-m", "portal", "intake-writer", writer_socket]
-    )
+    if workers > 1 and ratelimit.counts_in_each_process(app.config["RATELIMIT_STORAGE_URI"]):
+        click.echo(
+            f"Cannot serve with {workers} workers: rate limits in memory count per process."
+            " Set PORTAL_RATELIMIT_STORAGE_URI to a shared store (redis://HOST:PORT/0),"
+            " or serve with --workers 1.",
+            err=True,
+        )
+        sys.exit(2)
     # The workers leave the outbox to the sender process.
-    sender = Sidecar(
-        "mail sender",
-        [sys.executable, "-m", "portal", "send-mail", "--watch", "--nice", str(SENDER_NICENESS)],
-    )
     os.environ["PORTAL_MAIL_SENDER_THREAD"] = "false"
-    os.environ["PORTAL_WRITER_SOCKET"] = writer_socket
-    if ratelimit.counts_in_each_process(app.config):  # a client's limit, whichever worker
-        limits = os.path.join(private, RATE_LIMITS_FILE)
-        os.environ["PORTAL_RATELIMIT_STORAGE_URI"] = shared_limits.uri_for(limits)
+    sender = MailSender(
+        [sys.executable, "-m", "portal", "send-mail", "--watch", "--nice", str(SENDER_NICENESS)]
+    )
     click.echo(f"Serving the portal on http://{host}:{port}/ ({workers}x{threads} threads)")
-    writer.start()
-    sender.start()
-    try:
-        Gunicorn(host, port, workers, threads, board=board).run()
-    finally:
-        sender.stop()
-        writer.stop()
-        board.close()
-        _remove_private_folder(private)
+    Gunicorn(host, port, workers, threads, on_ready=sender.start, on_exit=sender.stop).run()
 
 
-# What `portal serve` keeps in its private folder: the writer's socket (and beside it, its
-# board: `arrivals.board_path`) and the workers' shared rate-limit counters.
-WRITER_SOCKET = "writer.sock"
-RATE_LIMITS_FILE = "rate-limits"
-
-
-def _remove_private_folder(folder: str) -> None:
-    """Remove `portal serve`'s private folder and what it keeps there."""
-    from portal.cases.arrivals import board_path
-
-    for name in (WRITER_SOCKET, board_path(WRITER_SOCKET), RATE_LIMITS_FILE):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(folder, name))
-    with contextlib.suppress(OSError):
-        os.rmdir(folder)
-
-
-# How much lower the mail sender's CPU priority is than the workers' (0-19).
+# The mail sender's CPU priority is lower than the workers' by this much (0-19): under a burst
+# of submissions the answers come first and the mail follows.
 SENDER_NICENESS = 19
+
+
+class MailSender:
+    """`portal send-mail --watch` in a child process beside the workers, started again
+    (after a pause growing from 1 s to a minute) if it stops while the server runs."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command)
+        threading.Thread(target=self._watch, name="mail sender", daemon=True).start()
+
+    def stop(self) -> None:
+        """Ask the sender to finish (SIGTERM), then kill it if it has not within 10 s."""
+        self._stopping.set()
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def _watch(self) -> None:
+        pause = 1.0
+        while not self._stopping.wait(1.0):
+            process = self.process
+            if process is None or process.poll() is None:
+                continue
+            log.warning(
+                "The mail sender stopped (status %s); starting it again", process.returncode
+            )
+            if self._stopping.wait(pause):
+                return
+            pause = min(pause * 2, 60.0)
+            self.process = subprocess.Popen(self.command)
 
 
 @click.command("send-mail")
@@ -159,6 +160,7 @@ def send_mail(watch: bool, interval: float, niceness: int) -> None:
     from portal.mail import mailer_from_config
     from portal.web import create_app
 
+    parent = os.getppid()  # first: the server may be killed while this one starts
     if niceness:
         os.nice(niceness)
     _log_to_stderr()
@@ -170,31 +172,7 @@ def send_mail(watch: bool, interval: float, niceness: int) -> None:
         sent, failed = mailer.send_due()
         click.echo(f"{sent} mails sent" + (f", {failed} to retry later." if failed else "."))
         return
-    _run_until_stopped(mailer, f"Sending mail from the outbox every {interval:.1f} s")
-
-
-@click.command("intake-writer", hidden=True)
-@click.argument("path")
-def intake_writer(path: str) -> None:
-    """Write the submissions that the workers send to the socket PATH (run by `portal serve`)."""
-    from portal.cases.arrivals import Board, board_path
-    from portal.cases.committer import BatchWriter
-    from portal.cases.writer import write_batch
-    from portal.cases.writer_service import WriterService
-    from portal.web import create_app
-
-    _log_to_stderr()
-    app = create_app()
-    engine = app.extensions["portal.engine"]
-    board = Board.open(board_path(path))
-    service = WriterService(path, BatchWriter(engine.connect, write_batch), board=board)
-    parent = os.getppid()
-    _run_until_stopped(service, f"Writing the submissions sent to {path}")
-    engine.dispose()
-    if board is not None and os.getppid() != parent:
-        # `portal serve` was killed before it could remove its folder: leave nothing behind.
-        board.close()
-        _remove_private_folder(os.path.dirname(path))
+    _run_until_stopped(mailer, f"Sending mail from the outbox every {interval:.1f} s", parent)
 
 
 class _Loop(Protocol):
@@ -202,12 +180,11 @@ class _Loop(Protocol):
     def stop(self) -> None: ...
 
 
-def _run_until_stopped(loop: _Loop, started: str) -> None:
-    """Run a `portal serve` helper's loop until SIGTERM or SIGINT, or until the process that
-    started this one is gone (killed, say)."""
+def _run_until_stopped(loop: _Loop, started: str, parent: int) -> None:
+    """Run a `portal serve` helper's loop until SIGTERM or SIGINT, or until `parent`, the
+    process that started this one, is gone (killed, say)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: loop.stop())
-    parent = os.getppid()
 
     def watch_parent() -> None:
         while os.getppid() == parent:
@@ -231,14 +208,10 @@ def _log_to_stderr() -> None:
 
 
 class Gunicorn:
-    """gunicorn run in-process: workers fork from here and build their own app.
-
-    Threaded workers (gthread), so that submissions arriving together in one process can
-    share one durable commit (`portal.cases.committer`); a sync worker serves one request at
-    a time and would pay for one commit each. They share new connections out between them
-    (`portal.commands.worker`). `app_factory` (default `create_app`) lets the benchmarks
-    serve another app under exactly these settings, and `worker_class` another worker.
-    """
+    """gunicorn run in-process, with its own threaded workers (`gthread`): workers fork from
+    here and build their own app. `app_factory` (default `create_app`) lets the benchmarks
+    serve another app under exactly these settings; `on_ready` and `on_exit` run in the
+    server process only, when it is ready to serve and when it stops."""
 
     def __init__(
         self,
@@ -247,31 +220,29 @@ class Gunicorn:
         workers: int,
         threads: int,
         app_factory: Callable[[], Any] | None = None,
-        board: Board | None = None,
-        worker_class: str | type = "portal.commands.worker.BalancedThreadWorker",
+        on_ready: Callable[[], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         from gunicorn.app.base import BaseApplication
-
-        outer = self
 
         class Application(BaseApplication):  # type: ignore[misc]
             def load_config(self) -> None:
                 settings: dict[str, Any] = {
-                    "bind": f"{outer.host}:{outer.port}",
-                    "workers": outer.workers,
-                    "worker_class": outer.worker_class,
-                    "threads": outer.threads,
+                    "bind": f"{host}:{port}",
+                    "workers": workers,
+                    "worker_class": "gthread",
+                    "threads": threads,
                     "timeout": 30,
                     "graceful_timeout": 10,
                     # The access log has paths only: never a form's contents.
                     "accesslog": None,
                     "errorlog": "-",
                     "loglevel": "info",
-                    "post_worker_init": _freeze_startup_objects,
                 }
-                if outer.board is not None:  # a worker that died may have left its slots set
-                    board = outer.board
-                    settings["child_exit"] = lambda server, worker: board.clear_block(worker.pid)
+                if on_ready is not None:
+                    settings["when_ready"] = lambda server: on_ready()
+                if on_exit is not None:
+                    settings["on_exit"] = lambda server: on_exit()
                 # gunicorn 24+ opens a control socket in $HOME; the portal has no use for it,
                 # and two portals on one machine would fight over it.
                 if "control_socket_disable" in self.cfg.settings:
@@ -280,57 +251,17 @@ class Gunicorn:
                     self.cfg.set(key, value)
 
             def load(self) -> Any:
-                if outer.app_factory is not None:
-                    return outer.app_factory()
+                if app_factory is not None:
+                    return app_factory()
                 from portal.web import create_app
 
                 return create_app()
 
-        self.host = host
-        self.port = port
-        self.workers = workers
-        self.threads = threads
-        self.app_factory = app_factory
-        self.board = board
-        self.worker_class = worker_class
         self.application = Application()
 
     def run(self) -> None:
-        """Serve until stopped; return (or raise) in the server process only.
-
-        gunicorn forks its workers inside this call, and a worker leaves by raising
-        SystemExit, which would unwind through the caller's frames too: `portal serve`'s
-        clean-up would then stop its helpers and remove the writer's folder from under a
-        running server whenever gunicorn replaced a worker. A worker ends here instead.
-        """
-        server = os.getpid()
-        try:
-            self.application.run()
-        except BaseException as error:
-            if os.getpid() == server:
-                raise
-            _end_worker(error)
+        """Serve until stopped."""
+        self.application.run()
 
 
-def _end_worker(error: BaseException) -> NoReturn:
-    """End a gunicorn worker with its exit status, running none of its forking caller's code."""
-    code = error.code if isinstance(error, SystemExit) else 1
-    if not isinstance(code, int):
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _freeze_startup_objects(worker: Any) -> None:
-    """Keep what the app built at start-up (the catalog, the models, the templates) out of the
-    garbage collector's full passes: with it, one pass stalled every thread of a worker for
-    about 120 ms under load."""
-    gc.collect()
-    gc.freeze()
-
-
-COMMANDS = (serve, send_mail, intake_writer, db)
+COMMANDS = (serve, send_mail, db)

@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
-from flask_limiter.util import get_remote_address
-from flask_wtf import CSRFProtect
 
-from portal.cases.committer import GroupCommitter
 from portal.cases.db import (
     is_sqlite,
     make_engine,
@@ -25,20 +22,15 @@ from portal.cases.db import (
     make_sessionmaker,
     upgrade,
 )
-from portal.cases.writer import write_batch
-from portal.cases.writer_service import WriterClient
 from portal.catalog import load_catalog
 from portal.mail import mailer_from_config
 from portal.web import context, ratelimit
+from portal.web.extensions import csrf, limiter
 from portal.web.security import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # 1 MiB, for the API and the forms alike
-limiter = ratelimit.PortalLimiter(
-    key_func=get_remote_address, default_limits=[], headers_enabled=True
-)
-csrf = CSRFProtect()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -58,10 +50,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAIL_FROM="ai-act@localhost",
         LEGAL_TEAM_EMAIL="legal@localhost",
         MAIL_SENDER_THREAD=True,
-        # Concurrent submissions in one process share one durable commit (cases/committer.py).
-        GROUP_COMMIT=True,
-        # Set by `portal serve`: the socket of the writer process (cases/writer_service.py).
-        WRITER_SOCKET=None,
         MAX_CONTENT_LENGTH=MAX_BODY,
         # The API takes JSON from programs, not forms from browsers: no CSRF there (it refuses
         # any body that is not application/json, which a cross-site form cannot send).
@@ -91,15 +79,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[context.ENGINE] = engine
     app.extensions[context.SESSIONS] = sessions
     app.extensions[context.READ_SESSIONS] = make_read_sessionmaker(engine)
-    if app.config["GROUP_COMMIT"]:
-        committer: Any = GroupCommitter(engine.connect, write_batch)
-        if app.config["WRITER_SOCKET"]:  # `portal serve`: one writer process for all workers
-            committer = WriterClient(app.config["WRITER_SOCKET"], fallback=committer)
-        app.extensions[context.COMMITTER] = committer
     if app.config["MAIL_SENDER_THREAD"]:
         app.extensions[context.MAILER] = mailer_from_config(sessions, app.config)
 
     app.config["RATELIMIT_STORAGE_URI"] = ratelimit.storage_uri(app.config["RATELIMIT_STORAGE_URI"])
+    app.after_request(ratelimit.retry_after_on_refusals_only)  # runs after the limiter's hook
     limiter.init_app(app)
     csrf.init_app(app)
     app.after_request(_security_headers)
@@ -116,16 +100,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _security_headers(response: Response) -> Response:
-    # As `setdefault` for each header, in one pass over the response's headers, not six.
-    headers = response.headers
-    present = {name.lower() for name in headers.keys()}
-    for lower, name, value in _SECURITY_HEADERS:
-        if lower not in present:
-            headers.add(name, value)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
-
-
-_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
 
 
 def _instance_secret(instance: Path) -> str:

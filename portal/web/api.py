@@ -12,33 +12,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.urls import iri_to_uri
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
-from portal.cases.writer_service import WriterUnavailable
-from portal.web import limiter
-from portal.web.context import (
-    get_catalog,
-    new_session,
-    preparing,
-    read_session,
-    submit,
-    utcnow,
-    wake_mailer,
-)
+from portal.web.context import get_catalog, new_session, read_session, utcnow, wake_mailer
+from portal.web.extensions import limiter
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 NOT_FOUND = "No case has this reference and access token."
-UNAVAILABLE = "Your submission may not have been recorded. Please send it again in a moment."
 
 
 def _submission_limit() -> str:
@@ -53,13 +42,10 @@ limiter.limit(_submission_limit, methods=["POST"])(bp)
 class ApiError(Exception):
     """An answer other than success, raised from anywhere in a view."""
 
-    def __init__(
-        self, status: int, errors: list[dict[str, Any]], headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, errors: list[dict[str, Any]]) -> None:
         super().__init__(status)
         self.status = status
         self.errors = errors
-        self.headers = headers or {}
 
 
 @bp.get("/health")
@@ -69,33 +55,30 @@ def health() -> Response:
 
 
 @bp.post("/incidents")
-def create_incident() -> Response:
+def create_incident() -> tuple[Response, int, dict[str, str]]:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
-    return _take(schemas.IncidentSubmission, services.prepare_incident)
+    return _take(schemas.IncidentSubmission, services.submit_incident)
 
 
 @bp.post("/information-requests")
-def create_information_request() -> Response:
+def create_information_request() -> tuple[Response, int, dict[str, str]]:
     """Take a request for information about covered products."""
-    return _take(schemas.InformationRequestSubmission, services.prepare_information_request)
+    return _take(schemas.InformationRequestSubmission, services.submit_information_request)
 
 
-def _take(model: type[BaseModel], prepare: Callable[..., services.Pending]) -> Response:
-    """Validate the body as `model`, prepare it with `prepare`, write it, answer its receipt."""
-    data = _json_body()  # first: a slow client must not keep the writer waiting for it
-    with preparing():
-        valid = _validate(model, data)
-        pending = prepare(get_catalog(), valid, now=_now())
-        receipt = _submit(pending)
-    return _receipt(receipt)
-
-
-def _submit(pending: services.Pending) -> services.Receipt:
-    try:
-        return submit(pending)
-    except WriterUnavailable:
-        log.warning("The writer process went away during a submission; answered 503")
-        raise ApiError(503, [_whole(UNAVAILABLE)], {"Retry-After": "1"}) from None
+def _take(
+    model: type[BaseModel], submit: Callable[..., services.Receipt]
+) -> tuple[Response, int, dict[str, str]]:
+    """Validate the body as `model`, write it with `submit` (which commits), answer its receipt."""
+    data = _json_body()
+    now = utcnow()
+    valid = _validate(model, data, now)
+    with new_session() as session:
+        receipt = submit(session, get_catalog(), valid, now=now)
+    wake_mailer()
+    body = services.receipt_fields(receipt)
+    body["status_url"] = url_for("api.show_case", reference=receipt.reference, _external=True)
+    return jsonify(body), 201, {"Location": body["status_url"], "Cache-Control": "no-store"}
 
 
 @bp.get("/cases/<reference>")
@@ -114,10 +97,11 @@ def add_message(reference: str) -> tuple[Response, int, dict[str, str]]:
     data = _json_body()
     with new_session() as session:
         case = _get_case(session, reference)
-        valid = _validate(schemas.MessageSubmission, data)
+        now = utcnow()
+        valid = _validate(schemas.MessageSubmission, data, now)
         assert isinstance(valid, schemas.MessageSubmission)
         message = services.add_message(
-            session, case, valid.body, now=_now(), timezone=get_catalog().policy.timezone
+            session, case, valid.body, now=now, timezone=get_catalog().policy.timezone
         )
         body = {
             "author": message.author,
@@ -126,10 +110,6 @@ def add_message(reference: str) -> tuple[Response, int, dict[str, str]]:
         }
     wake_mailer()
     return jsonify(body), 201, {"Cache-Control": "no-store"}
-
-
-def _now() -> Any:
-    return utcnow()
 
 
 def _json_body() -> Any:
@@ -142,9 +122,9 @@ def _json_body() -> Any:
         raise ApiError(400, [_whole("The body is not well-formed JSON.")]) from None
 
 
-def _validate(model: type[BaseModel], data: Any) -> BaseModel:
+def _validate(model: type[BaseModel], data: Any, now: datetime) -> BaseModel:
     try:
-        return model.model_validate(data, context={"catalog": get_catalog(), "now": _now()})
+        return model.model_validate(data, context={"catalog": get_catalog(), "now": now})
     except ValidationError as exc:
         raise ApiError(422, schemas.errors_of(exc)) from None
 
@@ -164,59 +144,13 @@ def _bearer_token() -> str | None:
     return token.strip()
 
 
-def _receipt(receipt: services.Receipt) -> Response:
-    body = services.receipt_fields(receipt)
-    # As url_for(..., _external=True) would give, for a fraction of its cost.
-    body["status_url"] = f"{_url_root()}api/v1/cases/{receipt.reference}"
-    wake_mailer()
-    headers = {"Location": body["status_url"], "Cache-Control": "no-store"}
-    # The receipt's fields are strings, booleans and None: `json.dumps` as it is, without
-    # `jsonify`'s trip through the app's JSON provider (a tenth of the view's time).
-    return _ReceiptResponse(json.dumps(body), 201, headers, mimetype="application/json")
-
-
-class _ReceiptResponse(Response):
-    """A receipt, whose `Location` is a URI already (`_url_root`, then a reference): werkzeug
-    would convert it again, host name to IDNA included, for 3% of a submission's time."""
-
-    def get_wsgi_headers(self, environ: Any) -> Headers:
-        location = self.headers.pop("Location", None)
-        if location is None:
-            return super().get_wsgi_headers(environ)
-        try:
-            headers = super().get_wsgi_headers(environ)
-        finally:
-            self.headers["Location"] = location
-        headers["Location"] = location
-        return headers
-
-
-# The root URLs seen lately, by what `request.url_root` reads of the environment: a worker
-# answers under one or two host names, and working one out costs more than the receipt.
-_URL_ROOTS: dict[tuple[Any, ...], str] = {}
-_URL_ROOTS_KEPT = 64
-_URL_ROOT_INPUTS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
-
-
-def _url_root() -> str:
-    environ = request.environ
-    key = tuple(environ.get(name) for name in _URL_ROOT_INPUTS)
-    root = _URL_ROOTS.get(key)
-    if root is None:
-        root = iri_to_uri(request.url_root)  # as werkzeug would make a `Location` header
-        if len(_URL_ROOTS) >= _URL_ROOTS_KEPT:  # the Host header is the client's to choose
-            _URL_ROOTS.clear()
-        _URL_ROOTS[key] = root
-    return root
-
-
 def _whole(message: str) -> dict[str, Any]:
     return {"field": None, "message": message}
 
 
 @bp.errorhandler(ApiError)
-def _api_error(err: ApiError) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(errors=err.errors), err.status, err.headers
+def _api_error(err: ApiError) -> tuple[Response, int]:
+    return jsonify(errors=err.errors), err.status
 
 
 # Plain words for the HTTP errors the API can meet outside its own checks.

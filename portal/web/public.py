@@ -24,7 +24,6 @@ from portal.cases import schemas, services
 from portal.cases.models import Case
 from portal.cases.wording import local_moment
 from portal.catalog import Catalog
-from portal.web import limiter
 from portal.web.context import CATALOG, get_catalog, new_session, utcnow, wake_mailer
 from portal.web.display import (
     KIND_TITLES,
@@ -34,6 +33,7 @@ from portal.web.display import (
     submitted_rows,
 )
 from portal.web.display import instant as _instant
+from portal.web.extensions import limiter
 from portal.web.forms import (
     FieldDefinition,
     FormDefinition,

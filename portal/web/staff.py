@@ -44,8 +44,9 @@ from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
 from portal.cases.views import deadline_view
 from portal.cases.wording import local_moment, staff_deadline_title
-from portal.web import cookies, csrf, limiter, staff_api
+from portal.web import cookies, staff_api
 from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from portal.cases.models import OutboxMail
 from portal.cases.schemas import IncidentSubmission
 from portal.cases.wording import staff_deadline_title
 from portal.catalog import Catalog
-from portal.mail import SmtpBackend, send_pending
+from portal.mail import CLAIM_FOR, Outgoing, SmtpBackend, send_pending
 
 NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
 
@@ -102,6 +102,40 @@ def test_a_silent_mail_server_leaves_the_rest_of_the_batch_for_later(
     assert send_pending(sessions, up, now=NOW, **options).sent == 1  # the untried one, now
     assert send_pending(sessions, up, now=NOW + timedelta(minutes=2), **options).sent == 1
     assert len(inbox.messages) == 2
+
+
+class _DiesAfterFirstMail(SmtpBackend):
+    """Sends one mail, then the process "dies" (the exception nothing in the sender catches)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self.sent = 0
+
+    def send(self, mail: Outgoing) -> None:
+        if self.sent == 1:
+            raise KeyboardInterrupt
+        super().send(mail)
+        self.sent += 1
+
+
+def test_a_sender_killed_mid_batch_sends_nothing_twice(
+    engine: Engine, catalog: Catalog, smtp: tuple[Inbox, int]
+) -> None:
+    """What went out is recorded at once; the rest of the claim waits for it to run out."""
+    inbox, port = smtp
+    _submit(engine, catalog)
+    _submit(engine, catalog)
+    sessions = make_sessionmaker(engine)
+    options = {"mail_from": "portal@example.org", "legal_team": "legal@example.org"}
+    with pytest.raises(KeyboardInterrupt):
+        send_pending(sessions, _DiesAfterFirstMail("127.0.0.1", port), now=NOW, **options)
+    assert len(inbox.messages) == 1
+    up = SmtpBackend("127.0.0.1", port)
+    assert send_pending(sessions, up, now=NOW + timedelta(minutes=1), **options).sent == 0
+    later = NOW + CLAIM_FOR + timedelta(seconds=1)
+    assert send_pending(sessions, up, now=later, **options).sent == 3
+    subjects = [(m["To"], m["Subject"]) for m in inbox.messages]
+    assert len(subjects) == len(set(subjects)) == 4
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""The mail sender as `portal serve` runs it: one process beside the workers (as is the intake
-writer), restarted if it dies, stopped with the server; and `portal send-mail` on its own.
-Real SMTP (aiosmtpd)."""
+"""`portal serve` as a process: gunicorn's master, its workers and one mail sender beside
+them, restarted if it dies and stopped with the server; `portal send-mail` on its own; and the
+refusal to count rate limits per process with several workers. Real SMTP (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,9 +21,6 @@ from support import CATALOG_DIR, Inbox, free_port, incident_body, live_portal
 pytestmark = pytest.mark.slow
 
 PORTAL = str(Path(sys.executable).with_name("portal"))
-# What `portal serve` keeps in its private folder: the writer's socket and board, and the
-# workers' shared rate-limit counters.
-PRIVATE_FILES = ["rate-limits", "writer.sock", "writer.sock.board"]
 
 
 def _env(tmp_path: Path, smtp_port: int) -> dict[str, str]:
@@ -75,8 +70,8 @@ def _up(port: int) -> bool:
         return False
 
 
-def _senders(parent: int, marker: bytes = b"send-mail") -> list[int]:
-    """The processes whose parent is `parent` and whose command line names `marker`."""
+def _children(parent: int) -> list[tuple[int, list[bytes]]]:
+    """The processes whose parent is `parent`, with their command lines."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -86,73 +81,79 @@ def _senders(parent: int, marker: bytes = b"send-mail") -> list[int]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        if ppid == parent and marker in command:
-            found.append(int(entry.name))
+        if int(stat.rpartition(")")[2].split()[1]) == parent:
+            found.append((int(entry.name), command))
     return found
 
 
+def _gone(pid: int) -> bool:
+    """Whether `pid` has ended (a zombie, which nobody may reap here, has ended too)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _senders(parent: int) -> list[int]:
+    return [pid for pid, command in _children(parent) if b"send-mail" in command]
+
+
+def _workers(parent: int) -> list[int]:
+    return [pid for pid, command in _children(parent) if b"serve" in command]
+
+
 @contextlib.contextmanager
-def _serving_in_a_folder_of_ours(
-    tmp_path: Path, smtp_port: int, workers: int, **settings: str
-) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """`portal serve` making its private folder in one of ours (short enough for a Unix
-    socket's path), once its writer listens: (the server, its port, its private folder).
+def _serving(
+    tmp_path: Path, smtp_port: int, workers: int = 1, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`portal serve` once it answers and its sender runs: (the server, its port).
     `settings` are more environment variables."""
-    folders = Path(tempfile.mkdtemp(prefix="portal-serve-test-"))
     port = free_port()
-    process = subprocess.Popen(
-        [PORTAL, "serve", "--port", str(port), "--workers", str(workers)],
-        env={**_env(tmp_path, smtp_port), "TMPDIR": str(folders), **settings},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [PORTAL, "serve", "--port", str(port), "--workers", str(workers)],
+            env={**_env(tmp_path, smtp_port), **settings},
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         _wait_for(lambda: _up(port), 30, "portal serve to answer")
-        (private,) = folders.iterdir()
-        _wait_for(lambda: (private / "writer.sock").exists(), 30, "the writer to listen")
-        yield process, port, private
+        _wait_for(lambda: len(_senders(process.pid)) == 1, 30, "the mail sender to start")
+        yield process, port
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-        shutil.rmtree(folders, ignore_errors=True)
 
 
-@pytest.fixture
-def server(
+def test_one_worker_and_one_sender_that_restarts_and_stops_with_the_server(
     tmp_path: Path, smtp: tuple[Inbox, int]
-) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as started:
-        yield started
-
-
-def test_one_sender_beside_the_workers_sends_restarts_and_stops(
-    server: tuple[subprocess.Popen[bytes], int, Path],
-    smtp: tuple[Inbox, int],
 ) -> None:
-    process, port, private = server
-    inbox, _ = smtp
-    first = _submit(port)
-    _wait_for(lambda: len(inbox.messages) == 2, 15, "the first two mails")
-    assert all(first in m["Subject"] for m in inbox.messages)
-    assert sorted(m["To"] for m in inbox.messages) == ["ada@example.com", "legal@example.org"]
-    (sender,) = _senders(process.pid)
-    assert len(_senders(process.pid, b"intake-writer")) == 1  # the submissions' one writer
+    """By default: the master, one worker and the mail sender; nothing else."""
+    inbox, smtp_port = smtp
+    with _serving(tmp_path, smtp_port) as (process, port):
+        children = _children(process.pid)
+        (sender,) = _senders(process.pid)
+        assert len(_workers(process.pid)) == 1
+        assert len(children) == 2, children
+        first = _submit(port)
+        _wait_for(lambda: len(inbox.messages) == 2, 15, "the first two mails")
+        assert all(first in m["Subject"] for m in inbox.messages)
+        assert sorted(m["To"] for m in inbox.messages) == ["ada@example.com", "legal@example.org"]
 
-    os.kill(sender, signal.SIGKILL)  # the server starts another
-    second = _submit(port)
-    _wait_for(lambda: len(inbox.messages) == 4, 30, "the sender to come back and send")
-    assert all(second in m["Subject"] for m in inbox.messages[2:])
-    (restarted,) = _senders(process.pid)
-    assert restarted != sender
+        os.kill(sender, signal.SIGKILL)  # the server starts another
+        second = _submit(port)
+        _wait_for(lambda: len(inbox.messages) == 4, 30, "the sender to come back and send")
+        assert all(second in m["Subject"] for m in inbox.messages[2:])
+        (restarted,) = _senders(process.pid)
+        assert restarted != sender
 
-    process.terminate()  # SIGTERM to the server alone: the sender stops with it
-    process.wait(20)
-    _wait_for(lambda: not Path(f"/proc/{restarted}").exists(), 15, "the sender to stop")
-    assert not private.exists()  # nor its socket, board and rate-limit counters
+        process.terminate()  # SIGTERM to the server alone: the sender stops with it
+        process.wait(20)
+        _wait_for(lambda: _gone(restarted), 15, "the sender to stop")
+    assert len(inbox.messages) == 4  # each mail sent once
 
 
 def test_send_mail_sends_what_the_outbox_holds_and_exits(
@@ -173,61 +174,45 @@ def test_send_mail_sends_what_the_outbox_holds_and_exits(
     assert again.stdout.strip() == "0 mails sent."
 
 
-def test_a_killed_server_leaves_no_folder_behind(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
-    """Only the server process killed: its writer, finding itself orphaned, stops and removes
-    the server's private folder (socket and board) in its place."""
-    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=1) as (process, port, private):
+def test_a_killed_server_leaves_no_sender_behind(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    """Only the server process killed, as the kernel's OOM killer would: its sender, finding
+    itself orphaned, stops."""
+    with _serving(tmp_path, smtp[1]) as (process, port):
         _submit(port)
-        assert sorted(p.name for p in private.iterdir()) == PRIVATE_FILES
-        (writer,) = _senders(process.pid, b"intake-writer")
-        process.kill()  # the server alone, as the kernel's OOM killer would
+        (sender,) = _senders(process.pid)
+        log = tmp_path / "serve.log"
+        _wait_for(lambda: b"Sending mail from the outbox" in log.read_bytes(), 30, "its loop")
+        process.kill()
         process.wait(10)
-        _wait_for(lambda: not Path(f"/proc/{writer}").exists(), 15, "the writer to stop")
-        assert not private.exists()
+        _wait_for(lambda: _gone(sender), 15, "the sender to stop")
 
 
-def test_a_worker_that_exits_leaves_the_writer_and_its_folder_alone(
+def test_a_worker_that_exits_is_replaced_and_the_sender_stays(
     tmp_path: Path, smtp: tuple[Inbox, int]
 ) -> None:
-    """A worker is forked inside `portal serve`: when one exits (gunicorn replaces it), it must
-    not run the server's own clean-up, which removes the writer's socket and board."""
-    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2) as (process, port, private):
-        workers = _senders(process.pid, b"serve")
-        assert len(workers) == 2
-        helpers = _senders(process.pid, b"intake-writer") + _senders(process.pid)
-        os.kill(workers[0], signal.SIGTERM)
-        _wait_for(
-            lambda: (
-                len(_senders(process.pid, b"serve")) == 2
-                and workers[0] not in _senders(process.pid, b"serve")
-            ),
-            30,
-            "gunicorn to replace the worker",
-        )
+    """A worker is forked inside `portal serve`: when one exits, gunicorn starts another and
+    the server's own hooks (the sender's start and stop) do not run in the worker."""
+    with _serving(tmp_path, smtp[1]) as (process, port):
+        (worker,) = _workers(process.pid)
+        senders = _senders(process.pid)
+        os.kill(worker, signal.SIGTERM)
+        _wait_for(lambda: _workers(process.pid) not in ([], [worker]), 30, "gunicorn to replace it")
         time.sleep(1)
-        assert sorted(p.name for p in private.iterdir()) == PRIVATE_FILES
-        assert _senders(process.pid, b"intake-writer") + _senders(process.pid) == helpers
+        assert _senders(process.pid) == senders
         _submit(port)
 
 
-def test_a_clients_rate_limit_holds_across_the_workers(
-    tmp_path: Path, smtp: tuple[Inbox, int]
-) -> None:
-    """Each submission on a new connection, which either worker may take: the limit counts
-    them all (with per-process counts, each worker would let four through)."""
-    limit = {"PORTAL_SUBMISSION_RATE_LIMIT": "4 per hour"}
-    with _serving_in_a_folder_of_ours(tmp_path, smtp[1], workers=2, **limit) as (_, port, _):
-        statuses = []
-        for _ in range(12):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request(
-                "POST",
-                "/api/v1/incidents",
-                body=json.dumps(incident_body()).encode(),
-                headers={"Content-Type": "application/json", "Connection": "close"},
-            )
-            response = connection.getresponse()
-            response.read()
-            statuses.append(response.status)
-            connection.close()
-    assert statuses == [201] * 4 + [429] * 8
+def test_several_workers_with_limits_in_memory_refuse_to_start(tmp_path: Path) -> None:
+    """A limit counted in each process would let a client through once per worker."""
+    done = subprocess.run(
+        [PORTAL, "serve", "--port", str(free_port()), "--workers", "2"],
+        env={**_env(tmp_path, 25), "PORTAL_RATELIMIT_STORAGE_URI": "memory://"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("Cannot serve with 2 workers"), done.stderr
+    assert "PORTAL_RATELIMIT_STORAGE_URI" in lines[-1]
