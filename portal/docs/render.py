@@ -34,6 +34,8 @@ from portal.catalog import Catalog
 from portal.catalog.audience import public_schema, view
 from portal.catalog.form import label
 from portal.catalog.published import Archive, Snapshot, diff
+from portal.docs.claims import COPYRIGHT_POLICY as COPYRIGHT_POLICY_NAME
+from portal.docs.claims import TRAINING_CONTENT, link_names
 from portal.docs.items import display, documentation, facts
 from portal.docs.legal import CLASSIFICATIONS, STATUSES, rule_path
 
@@ -154,7 +156,18 @@ class Renderer:
         for code, info in CLASSIFICATIONS.items():
             uri = classification_uri(code)
             members = [r for r in rows if r["classification"] == code]
-            site.pages[uri] = self._page("classification.md.j2", uri, info=info, rows=members)
+            site.pages[uri] = self._page(
+                "classification.md.j2",
+                uri,
+                info=info,
+                rows=members,
+                copyright_policy=None if code == "ai-system" else self._copyright_policy_uri(),
+                summaries=[
+                    (r["name"], training_content_uri(r["id"]))
+                    for r in members
+                    if self.products[r["id"]].get("training_content_summary")
+                ],
+            )
         entries = self.entries()
         site.pages["changes/index.md"] = self._page(
             "changes.md.j2", "changes/index.md", entries=entries
@@ -281,11 +294,11 @@ class Renderer:
         A page names a document only with its link, so it never claims one that does not exist.
         """
         if product["classification"] == "ai-system":
-            return {"copyright_policy": None, "training_content": None}
+            return {COPYRIGHT_POLICY_NAME: None, TRAINING_CONTENT: None}
         summary = product.get("training_content_summary")
         return {
-            "copyright_policy": self._copyright_policy_uri(),
-            "training_content": training_content_uri(product["id"]) if summary else None,
+            COPYRIGHT_POLICY_NAME: self._copyright_policy_uri(),
+            TRAINING_CONTENT: training_content_uri(product["id"]) if summary else None,
         }
 
     def _copyright_policy_uri(self) -> str | None:
@@ -355,8 +368,16 @@ class Renderer:
 
     def _context(self, uri: str, **data: Any) -> dict[str, Any]:
         here = posixpath.dirname(uri)
+
+        def summary(text: str, product_id: str, cell: bool = False) -> str:
+            """A change summary as safe Markdown, the documents it names linked."""
+            text = _cell(text) if cell else _md(text)
+            targets = self._documents(self.products[product_id])
+            return link_names(text, targets, lambda target: relative(target, here))
+
         return {
             "link": lambda target: relative(target, here),
+            "summary": summary,
             "page_uri": uri,
             "product_uri": product_uri,
             "version_uri": version_uri,
