@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from portal.cases import accounts, actions, dashboard, exports
 from portal.cases.models import Case
+from portal.cases.retention import case_kept_until
 from portal.cases.views import deadline_view
 from portal.cases.wording import local_moment, staff_deadline_title
 from portal.web import cookies, staff_api
@@ -284,11 +285,12 @@ def export_cases(fmt: str) -> Any:
     now = utcnow()
     with new_session() as session:
         cases = dashboard.all_cases(session, filters)
+        policy = get_catalog().policy
         if fmt == "csv":
-            text = exports.cases_csv(cases, now=now, timezone=get_catalog().policy.timezone)
+            text = exports.cases_csv(cases, now=now, timezone=policy.timezone, policy=policy)
             mimetype = "text/csv; charset=utf-8"
         else:
-            text = exports.cases_json(cases, now=now)
+            text = exports.cases_json(cases, now=now, policy=policy)
             mimetype = "application/json"
         session.rollback()
     return staff_api.download(text, mimetype, f"cases.{fmt}")
@@ -410,6 +412,7 @@ def _case_page(
             kind_title=KIND_TITLES.get(case.kind, case.kind),
             status_text=STATUS_TEXTS.get(case.status, case.status),
             received_local=local_moment(case.received_at, zone),
+            kept_until=case_kept_until(case, catalog.policy, session),
             submitted=_flatten(case.submission),
             deadlines=deadlines,
             messages=[
