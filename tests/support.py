@@ -28,6 +28,7 @@ from portal.testing import free_port, stop_process_group
 from portal.web import context
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+HIGH_RISK_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "lumen-recruit.yaml"
 PORTAL = str(Path(sys.executable).with_name("portal"))
 
 
@@ -66,6 +67,18 @@ def request_body(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def catalog_with_high_risk_system(tmp_path: Path) -> Path:
+    """A copy of the sample catalog plus lumen-recruit, a high-risk AI system.
+
+    The sample catalog has none (the provider's terms say it offers none), but the Art. 73
+    clocks must still be tested.
+    """
+    root = tmp_path / "catalog-high-risk"
+    shutil.copytree(CATALOG_DIR, root)
+    shutil.copy(HIGH_RISK_FIXTURE, root / "products")
+    return root
 
 
 def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:

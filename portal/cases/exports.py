@@ -21,8 +21,9 @@ from typing import Any
 
 from portal.cases.dashboard import case_summary, categories_of, products_of
 from portal.cases.models import Case
+from portal.cases.retention import case_kept_until
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, utc_iso
-from portal.catalog import Catalog
+from portal.catalog import Catalog, Policy
 
 TO_COMPLETE = "To complete"
 CSV_COLUMNS = (
@@ -40,6 +41,7 @@ CSV_COLUMNS = (
     "next_due_local",
     "time_left",
     "overdue",
+    "kept_until",
 )
 # The Commission template's fields, in its order: (key, label).
 REPORT_FIELDS = (
@@ -64,8 +66,8 @@ _REPORT_TYPES = {
 }
 
 
-def cases_csv(cases: Iterable[Case], *, now: datetime, timezone: str) -> str:
-    """One row per case: its state, what it is about and its next deadline."""
+def cases_csv(cases: Iterable[Case], *, now: datetime, timezone: str, policy: Policy) -> str:
+    """One row per case: its state, what it is about, its next deadline, how long it is kept."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -78,16 +80,18 @@ def cases_csv(cases: Iterable[Case], *, now: datetime, timezone: str) -> str:
             "organisation": _organisation(case),
             "next_due_local": local_moment(due, timezone) if due else "",
             "overdue": "yes" if summary["overdue"] else "no",
+            "kept_until": case_kept_until(case, policy),
         }
         writer.writerow([_cell(row.get(column)) for column in CSV_COLUMNS])
     return out.getvalue()
 
 
-def cases_json(cases: Iterable[Case], *, now: datetime) -> str:
-    """Every case with what was submitted, its deadlines and its messages."""
+def cases_json(cases: Iterable[Case], *, now: datetime, policy: Policy) -> str:
+    """Every case with what was submitted, its deadlines, its messages and how long it is kept."""
     items = []
     for case in cases:
         item = case_summary(case, now=now)
+        item["kept_until"] = case_kept_until(case, policy)
         item["submitted"] = case.submission
         item["messages"] = [
             {"author": m.author, "body": m.body, "sent_at": utc_iso(m.created_at)}

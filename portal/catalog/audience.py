@@ -28,7 +28,8 @@ def field_audience(
     model: type[BaseModel], name: str, inherited: tuple[str, ...]
 ) -> tuple[str, ...]:
     """The audience of one field: its own `x-audience`, else the one it inherits."""
-    extra = model.model_fields[name].json_schema_extra
+    found = model.model_fields.get(name) or model.model_computed_fields[name]
+    extra = found.json_schema_extra
     if isinstance(extra, dict) and AUDIENCE_KEY in extra:
         return tuple(typing.cast(list[str], extra[AUDIENCE_KEY]))
     return inherited
@@ -42,9 +43,10 @@ def view(model: BaseModel, audience: str = DP) -> dict[str, Any]:
 
 
 def _view(model: BaseModel, audience: str, inherited: tuple[str, ...]) -> dict[str, Any]:
+    """Typed fields first, then derived ones (such as the day a model's obligations apply)."""
     out: dict[str, Any] = {}
     cls = type(model)
-    for name in cls.model_fields:
+    for name in [*cls.model_fields, *cls.model_computed_fields]:
         who = field_audience(cls, name, inherited)
         if audience not in who:
             continue
@@ -57,6 +59,8 @@ def _value(value: Any, audience: str, inherited: tuple[str, ...]) -> Any:
         return _view(value, audience, inherited)
     if isinstance(value, list):
         return [_value(v, audience, inherited) for v in value]
+    if isinstance(value, dict):
+        return {k: _value(v, audience, inherited) for k, v in value.items()}
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if hasattr(value, "value"):  # an enum member
@@ -99,6 +103,11 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 def public_schema(audience: str = DP) -> dict[str, Any]:
     """The JSON Schema of one product as `view(product, audience)` gives it."""
     schema = copy.deepcopy(product_schema())
+    # Derived fields are in every view but cannot be typed, so the editors' schema lacks them.
+    derived = Product.model_json_schema(mode="serialization")["properties"]
+    for name in Product.model_computed_fields:
+        schema["properties"][name] = derived[name]
+        schema.setdefault("required", []).append(name)
     defs: dict[str, Any] = schema.get("$defs", {})
     for node in [schema, *defs.values()]:
         props = node.get("properties")

@@ -82,7 +82,8 @@ def _cell(value: Any) -> str:
     elif isinstance(value, bool):
         text = "yes" if value else "no"
     elif isinstance(value, list):
-        text = ", ".join(str(v) for v in value) or "none"
+        # Evaluation results are a list of small tables: one "name: ...; result: ..." each.
+        text = ", ".join(_cell(v) if isinstance(v, dict) else str(v) for v in value) or "none"
     elif isinstance(value, dict):
         text = "; ".join(f"{label(k)}: {_cell(v)}" for k, v in value.items())
     else:

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from portal.catalog.models import ANNEX_XII_KEY, Documentation, Product
+from portal.catalog.models import ANNEX_XII_KEY, ART_13_KEY, Documentation, Product
 
 SECTIONS: dict[str, str] = {
     "general": "1. General information",
@@ -22,6 +22,7 @@ SECTIONS: dict[str, str] = {
     "data": "6. Data",
     "compute": "7. Computational resources",
     "energy": "8. Energy consumption",
+    "evaluations": "Evaluation and testing",
 }
 
 # Labels of product fields and documentation items, keyed by their dotted path.
@@ -39,23 +40,39 @@ LABELS: dict[str, str] = {
     "effective_date": "Takes effect on",
     "release_date": "Release date",
     "union_market_release_date": "Placed on the EU market on",
+    "obligations_apply_from": "AI Act obligations for this model apply from",
+    "threshold_met_on": "Compute threshold met on (Art. 52(1))",
+    "commission_notified_on": "Commission notified on (Art. 52(1))",
+    "systemic_risk_rebuttal.outcome": "Commission's decision on the arguments",
+    "systemic_risk_rebuttal.decided_on": "Commission decided on",
     "versions": "Model versions",
     "based_on": "Built on",
     "high_risk": "High-risk AI system",
     "licence": "Licence",
+    "licence_url": "Full text of the licence",
+    "open_source_release": "Public release (Art. 53(2))",
+    "open_source_release.weights_url": "Public weights",
+    "open_source_release.architecture_url": "Description of the architecture",
+    "open_source_release.usage_url": "Information on the use of the model",
+    "training_content_summary": "Public summary of training content",
     "weights_public": "Weights publicly available",
     "general.legal_name": "Provider's legal name",
     "general.authenticity": "How to check authenticity",
     "properties.architecture": "Architecture",
     "properties.design_specification": "Design specification",
     "properties.parameters": "Number of parameters",
+    "properties.parameter_range": "Number of parameters (range of the Form)",
     "properties.input_modalities": "Input modalities and formats",
     "properties.output_modalities": "Output modalities and formats",
     "properties.context_window_tokens": "Maximum input size (context window, tokens)",
-    "properties.max_output_tokens": "Maximum output size (tokens)",
+    "properties.max_input_size": "Maximum input size, per modality",
+    "properties.max_output_size": "Maximum output size, per modality",
     "distribution.channels": "Distribution channels",
     "distribution.licence_terms": "Licence terms",
+    "use.capabilities": "Capabilities",
+    "use.limitations": "Limitations",
     "use.acceptable_use_policy": "Acceptable use policy",
+    "use.human_oversight": "Human oversight measures",
     "use.intended_uses": "Intended and restricted uses",
     "use.ai_system_types": "Types of AI systems it can be integrated into",
     "use.integration_means": "Technical means for integration",
@@ -74,8 +91,14 @@ LABELS: dict[str, str] = {
     "compute.training_time": "Training time",
     "compute.training_flop": "Training compute (FLOP)",
     "compute.methodology": "Compute measurement method",
+    "compute.inference_flop": "Inference compute (FLOP)",
+    "compute.inference_methodology": "Inference compute measurement method",
     "energy.training_mwh": "Energy used for training (MWh)",
     "energy.methodology": "Energy measurement method",
+    "evaluations.results": "Evaluation results",
+    "evaluations.strategy": "Evaluation strategy",
+    "evaluations.adversarial_testing": "Adversarial testing",
+    "evaluations.system_architecture": "System architecture",
 }
 
 # Annex XII, the minimum owed to downstream providers, in the Annex's own order.
@@ -94,13 +117,29 @@ ANNEX_XII: dict[str, str] = {
 }
 
 
+# Art. 13(3), the instructions for use of an AI system, in the Article's own order. The pages of
+# an AI system show these instead of Annex XII, which is for general-purpose models.
+ART_13: dict[str, str] = {
+    "3(a)": "Identity and contact details of the provider",
+    "3(b)": "Characteristics, capabilities and limitations of performance",
+    "3(b)(i)": "Intended purpose",
+    "3(b)(vi)": "Specifications for the input data",
+    "3(b)(vii)": "Information to interpret the output",
+    "3(c)": "Changes to the system and its performance",
+    "3(d)": "Human oversight measures",
+    "3(e)": "Computational and hardware resources, expected lifetime and maintenance",
+    "3(f)": "Mechanisms to collect, store and interpret the logs",
+}
+
+
 @dataclass(frozen=True)
 class Item:
-    """One item of the Form: where it lives in a product, its label, and its Annex XII item."""
+    """One item of the Form: where it lives, its label, its Annex XII and Art. 13(3) items."""
 
     path: tuple[str, ...]
     label: str
     annex_xii: str | None
+    art_13: str | None = None
 
     @property
     def key(self) -> str:
@@ -123,14 +162,18 @@ def _items() -> Iterator[Item]:
     for name, field_ in Product.model_fields.items():
         if name in ("documentation", "changes"):
             continue
-        yield Item((name,), label(name), _annex(field_.json_schema_extra))
+        extra = field_.json_schema_extra
+        yield Item((name,), label(name), _tag(extra, ANNEX_XII_KEY), _tag(extra, ART_13_KEY))
     for section, section_field in Documentation.model_fields.items():
         model = section_field.annotation
         assert isinstance(model, type)
         for name, field_ in model.model_fields.items():
-            key = f"{section}.{name}"
+            extra = field_.json_schema_extra
             yield Item(
-                ("documentation", section, name), label(key), _annex(field_.json_schema_extra)
+                ("documentation", section, name),
+                label(f"{section}.{name}"),
+                _tag(extra, ANNEX_XII_KEY),
+                _tag(extra, ART_13_KEY),
             )
 
 
@@ -144,8 +187,18 @@ def annex_xii_items() -> dict[str, list[Item]]:
     return found
 
 
-def _annex(extra: object) -> str | None:
+@functools.cache
+def art_13_items() -> dict[str, list[Item]]:
+    """Art. 13(3) item code -> the fields that fill it, in the Article's order (do not modify)."""
+    found: dict[str, list[Item]] = {code: [] for code in ART_13}
+    for item in items():
+        if item.art_13:
+            found[item.art_13].append(item)
+    return found
+
+
+def _tag(extra: object, key: str) -> str | None:
     if isinstance(extra, dict):
-        code = extra.get(ANNEX_XII_KEY)
+        code = extra.get(key)
         return code if isinstance(code, str) else None
     return None

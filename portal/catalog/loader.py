@@ -224,10 +224,18 @@ def _message(error: Any) -> str:
 
 
 def _pattern_message(pattern: str) -> str:
+    if pattern.endswith(r"\.md$"):
+        return "must be the name of a Markdown file beside it, such as copyright-policy.md"
     if "[a-z0-9]" in pattern:
         return "must use only lowercase letters, digits and single dashes (e.g. small-3)"
     if "[hdw]" in pattern:
         return "must be a whole number followed by h, d or w (e.g. 48h, 14d)"
+    if pattern.endswith("y$"):
+        return "must be a whole number of years followed by y (e.g. 5y)"
+    if "https://" in pattern:
+        return "must be a web address starting with https://"
+    if "[a-z]+(?: [a-z]+)*" in pattern:
+        return "must be a modality in lowercase words (e.g. text, image, audio)"
     if "LicenseRef" in pattern:
         return "must be an SPDX licence identifier (e.g. Apache-2.0) or LicenseRef-<name>"
     if "[A-Z]{2}" in pattern:

@@ -11,21 +11,49 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, computed_field, field_validator
 
-DP = "downstream-provider"
-AIO = "ai-office"
-NCA = "national-authority"
-AUDIENCES = (DP, AIO, NCA)
-ALL = (DP, AIO, NCA)
-AUTHORITIES = (AIO, NCA)
+from portal.catalog.fields import (
+    AIO,
+    ALL,
+    ANNEX_XI_KEY,
+    ANNEX_XII_KEY,
+    ART_13_KEY,
+    AUDIENCE_KEY,
+    AUDIENCES,
+    AUTHORITIES,
+    DP,
+    NCA,
+    Slug,
+    SpdxId,
+    Text,
+    Url,
+    audience,
+)
+from portal.catalog.fields import Strict as _Strict
+from portal.catalog.training_content import TrainingContentSummary
 
-# The audience of a field lives in its JSON Schema, so editors and the published schema show it.
-AUDIENCE_KEY = "x-audience"
-# Annex XII items that `gpai` and `gpai-systemic-risk` products must fill (Art. 53(1)(b)).
-ANNEX_XII_KEY = "x-annex-xii"
+__all__ = [
+    "AIO",
+    "ALL",
+    "ANNEX_XII_KEY",
+    "ANNEX_XI_KEY",
+    "ART_13_KEY",
+    "AUDIENCES",
+    "AUDIENCE_KEY",
+    "AUTHORITIES",
+    "DP",
+    "NCA",
+    "Product",
+    "Policy",
+]
+
+# Art. 113(b) and 111(3): the rules for general-purpose AI models apply from 2 August 2025;
+# a model placed on the market before that day must comply by 2 August 2027.
+GPAI_RULES_APPLY = dt.date(2025, 8, 2)
+GPAI_TRANSITION_ENDS = dt.date(2027, 8, 2)
 
 
 class Classification(StrEnum):
@@ -46,25 +74,27 @@ class SystemicRiskBasis(StrEnum):
     COMMISSION_DESIGNATION = "commission-designation"
 
 
-Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=64)
+class RebuttalOutcome(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+# The ranges of the total number of parameters, as the Model Documentation Form lists them.
+ParameterRange = Literal[
+    "under-1b", "1b-10b", "10b-100b", "100b-500b", "500b-1t", "1t-10t", "over-10t"
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-SpdxId = Annotated[str, StringConstraints(pattern=r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")]
-
-
-def audience(*who: str, annex_xii: str | None = None) -> dict[str, Any]:
-    """JSON Schema extras marking who may read a field, and the Annex XII item it fills."""
-    extra: dict[str, Any] = {AUDIENCE_KEY: list(who)}
-    if annex_xii:
-        extra[ANNEX_XII_KEY] = annex_xii
-    return extra
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors (a misspelt key must never be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=False)
+PARAMETER_RANGES: dict[str, tuple[int, int | None]] = {
+    "under-1b": (0, 10**9),
+    "1b-10b": (10**9, 10**10),
+    "10b-100b": (10**10, 10**11),
+    "100b-500b": (10**11, 5 * 10**11),
+    "500b-1t": (5 * 10**11, 10**12),
+    "1t-10t": (10**12, 10**13),
+    "over-10t": (10**13, None),
+}
+# A modality named in lowercase words (text, image, audio, code, embedding).
+Modality = Annotated[str, StringConstraints(pattern=r"^[a-z]+(?: [a-z]+)*$", max_length=40)]
 
 
 class General(_Strict):
@@ -73,7 +103,7 @@ class General(_Strict):
     legal_name: Text | None = Field(
         None,
         description="The provider's legal name, as registered.",
-        json_schema_extra=audience(*ALL),
+        json_schema_extra=audience(*ALL, art_13="3(a)"),
     )
     authenticity: Text | None = Field(
         None,
@@ -103,17 +133,23 @@ class Properties(_Strict):
         description="Total number of parameters.",
         json_schema_extra=audience(*ALL, annex_xii="1(f)"),
     )
+    parameter_range: ParameterRange | None = Field(
+        None,
+        description="The range of the total number of parameters, as the Model Documentation "
+        "Form lists them: under-1b, 1b-10b, 10b-100b, 100b-500b, 500b-1t, 1t-10t, over-10t.",
+        json_schema_extra=audience(*ALL, annex_xii="1(f)"),
+    )
     input_modalities: list[Text] | None = Field(
         None,
         min_length=1,
         description="Kinds of input the model takes (e.g. text, image, audio) and their formats.",
-        json_schema_extra=audience(*ALL, annex_xii="1(g)"),
+        json_schema_extra=audience(*ALL, annex_xii="1(g)", art_13="3(b)(vi)"),
     )
     output_modalities: list[Text] | None = Field(
         None,
         min_length=1,
         description="Kinds of output the model gives (e.g. text, code) and their formats.",
-        json_schema_extra=audience(*ALL, annex_xii="1(g)"),
+        json_schema_extra=audience(*ALL, annex_xii="1(g)", art_13="3(b)(vii)"),
     )
     context_window_tokens: int | None = Field(
         None,
@@ -121,11 +157,19 @@ class Properties(_Strict):
         description="Maximum size of the input, in tokens (the context window).",
         json_schema_extra=audience(*ALL, annex_xii="2(b)"),
     )
-    max_output_tokens: int | None = Field(
+    max_input_size: dict[Modality, Text] | None = Field(
         None,
-        gt=0,
-        description="Maximum size of one output, in tokens.",
-        json_schema_extra=audience(*ALL),
+        min_length=1,
+        description="Maximum size of the input, for each input modality (e.g. text: 131,072 "
+        "tokens; image: 8 images of at most 10 MB each).",
+        json_schema_extra=audience(*ALL, annex_xii="2(b)", art_13="3(b)(vi)"),
+    )
+    max_output_size: dict[Modality, Text] | None = Field(
+        None,
+        min_length=1,
+        description="Maximum size of one output, for each output modality (e.g. text: 16,384 "
+        "tokens).",
+        json_schema_extra=audience(*ALL, annex_xii="2(b)"),
     )
 
 
@@ -150,16 +194,35 @@ class Distribution(_Strict):
 class Use(_Strict):
     """Form section 4, Use (Annex XII 1(a), 1(b), 1(d), 1(e), 2(a))."""
 
-    acceptable_use_policy: Text | None = Field(
+    capabilities: Text | None = Field(
         None,
-        description="The acceptable use policy, or where it is published.",
+        description="What the model or system does well, in plain words, so that an integrator "
+        "understands it (Art. 53(1)(b)(i); the provider's terms name capabilities and "
+        "limitations). Required for every model.",
+        json_schema_extra=audience(*ALL, art_13="3(b)"),
+    )
+    limitations: Text | None = Field(
+        None,
+        description="What it does badly or must not be relied on for: known failure modes, "
+        "languages or domains of lower quality. Required for every model.",
+        json_schema_extra=audience(*ALL, art_13="3(b)"),
+    )
+    acceptable_use_policy: Url | None = Field(
+        None,
+        description="The address where the acceptable use policy is published.",
         json_schema_extra=audience(*ALL, annex_xii="1(b)"),
     )
     intended_uses: Text | None = Field(
         None,
         description="The tasks the model is intended for, and uses that are restricted or "
         "prohibited.",
-        json_schema_extra=audience(*ALL, annex_xii="1(a)"),
+        json_schema_extra=audience(*ALL, annex_xii="1(a)", art_13="3(b)(i)"),
+    )
+    human_oversight: Text | None = Field(
+        None,
+        description="AI systems: the human oversight measures, and the tools that help people "
+        "read the outputs (Art. 13(3)(d)).",
+        json_schema_extra=audience(*ALL, art_13="3(d)"),
     )
     ai_system_types: Text | None = Field(
         None,
@@ -180,7 +243,7 @@ class Use(_Strict):
     required_hardware_software: Text | None = Field(
         None,
         description="Hardware and software needed to use the model, with the versions that matter.",
-        json_schema_extra=audience(*ALL, annex_xii="1(e)"),
+        json_schema_extra=audience(*ALL, annex_xii="1(e)", art_13="3(e)"),
     )
 
 
@@ -264,6 +327,19 @@ class Compute(_Strict):
         description="How the training compute was measured or estimated.",
         json_schema_extra=audience(*AUTHORITIES),
     )
+    inference_flop: float | None = Field(
+        None,
+        gt=0,
+        description="Benchmarked amount of computation used for inference, in floating-point "
+        "operations, for the unit of work named in inference_methodology (e.g. 1.4e12 per "
+        "1,000 output tokens).",
+        json_schema_extra=audience(*AUTHORITIES),
+    )
+    inference_methodology: Text | None = Field(
+        None,
+        description="How the inference compute was benchmarked, and for what unit of work.",
+        json_schema_extra=audience(*AUTHORITIES),
+    )
 
 
 class Energy(_Strict):
@@ -279,6 +355,45 @@ class Energy(_Strict):
         None,
         description="How the energy use was measured or estimated.",
         json_schema_extra=audience(*AUTHORITIES),
+    )
+
+
+class Evaluation(_Strict):
+    """One evaluation of the model: a benchmark or a test, and its result."""
+
+    name: Text = Field(description="The evaluation's name (e.g. MMLU-Pro, 5-shot).")
+    measures: Text = Field(description="What it measures, in plain words.")
+    result: Text = Field(description="The result, with its unit (e.g. 71.2 % accuracy).")
+    url: Url | None = Field(None, description="Where the protocol or the full results are.")
+
+
+class Evaluations(_Strict):
+    """Evaluation and testing (Annex XI, section 2, for systemic-risk models)."""
+
+    results: list[Evaluation] | None = Field(
+        None,
+        min_length=1,
+        description="Evaluations with their results. Optional, except for gpai-systemic-risk "
+        "models.",
+        json_schema_extra=audience(*ALL, annex_xi="2(1)"),
+    )
+    strategy: Text | None = Field(
+        None,
+        description="The evaluation strategy: protocols, tools and methods, and the criteria "
+        "for the results (Annex XI, section 2, point 1).",
+        json_schema_extra=audience(*AUTHORITIES, annex_xi="2(1)"),
+    )
+    adversarial_testing: Text | None = Field(
+        None,
+        description="Internal and external adversarial testing (red teaming), model adaptations, "
+        "alignment and fine-tuning (Annex XI, section 2, point 2).",
+        json_schema_extra=audience(*AUTHORITIES, annex_xi="2(2)"),
+    )
+    system_architecture: Text | None = Field(
+        None,
+        description="How the software components build on or feed into each other and fit into "
+        "the overall processing (Annex XI, section 2, point 3).",
+        json_schema_extra=audience(*AUTHORITIES, annex_xi="2(3)"),
     )
 
 
@@ -325,6 +440,12 @@ class Documentation(_Strict):
         description="Section 8: energy consumption (authorities only).",
         json_schema_extra=audience(*AUTHORITIES),
     )
+    evaluations: Evaluations = Field(
+        default_factory=Evaluations,
+        description="Evaluation and testing (Annex XI, section 2); the results are public, the "
+        "rest is for the authorities.",
+        json_schema_extra=audience(*ALL),
+    )
 
 
 class Change(_Strict):
@@ -344,10 +465,29 @@ class Change(_Strict):
 
 
 class SystemicRiskRebuttal(_Strict):
-    """Arguments that a model above the threshold has no systemic risk after all (Art. 52(2))."""
+    """Arguments that a model above the threshold has no systemic risk after all (Art. 52(2)).
+
+    Only the Commission's acceptance lifts the presumption of Art. 51(2): while the arguments
+    are pending, and after a rejection, the model stays gpai-systemic-risk.
+    """
 
     arguments: Text = Field(description="The arguments, in short, or where they are kept.")
     sent_date: dt.date = Field(description="The day the arguments were sent to the Commission.")
+    outcome: RebuttalOutcome = Field(
+        description="pending (no decision yet), accepted (the Commission agreed the model has "
+        "no systemic risk) or rejected."
+    )
+    decided_on: dt.date | None = Field(
+        None, description="The day of the Commission's decision, once accepted or rejected."
+    )
+
+
+class OpenSourceRelease(_Strict):
+    """Where the public information of an open-source model is (Art. 53(2))."""
+
+    weights_url: Url = Field(description="Where the weights can be downloaded.")
+    architecture_url: Url = Field(description="Where the model architecture is described.")
+    usage_url: Url = Field(description="Where the information on the use of the model is.")
 
 
 class Product(_Strict):
@@ -383,6 +523,19 @@ class Product(_Strict):
         "systemic risk despite its compute (Art. 52(2)).",
         json_schema_extra=audience(*AUTHORITIES),
     )
+    threshold_met_on: dt.date | None = Field(
+        None,
+        description="The day the training compute passed 1e25 FLOP, or the day it became known "
+        "that it would (Art. 52(1)); needed when the compute is above 1e25 or the basis is "
+        "presumed-compute.",
+        json_schema_extra=audience(*AUTHORITIES),
+    )
+    commission_notified_on: dt.date | None = Field(
+        None,
+        description="The day the Commission was notified that the model meets the threshold: "
+        "at most two weeks after threshold_met_on (Art. 52(1)).",
+        json_schema_extra=audience(*AUTHORITIES),
+    )
     status: Status = Field(
         Status.AVAILABLE,
         description="available, deprecated or withdrawn. A deprecated or withdrawn product needs "
@@ -403,9 +556,10 @@ class Product(_Strict):
         description="The day the product was first released (YYYY-MM-DD).",
         json_schema_extra=audience(*ALL, annex_xii="1(c)"),
     )
-    union_market_release_date: dt.date | None = Field(
-        None,
-        description="The day the product was first placed on the EU market, if different.",
+    union_market_release_date: dt.date = Field(
+        description="The day the product was first placed on the EU market (YYYY-MM-DD); the "
+        "same day as release_date when it was released in the EU first. It decides when the "
+        "obligations apply (Art. 111(3)).",
         json_schema_extra=audience(*ALL),
     )
     versions: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
@@ -431,9 +585,27 @@ class Product(_Strict):
         "proprietary terms.",
         json_schema_extra=audience(*ALL, annex_xii="1(h)"),
     )
+    licence_url: Url | None = Field(
+        None,
+        description="Where the full text of the licence or terms can be read.",
+        json_schema_extra=audience(*ALL, annex_xii="1(h)"),
+    )
     weights_public: bool = Field(
         False,
         description="true if the model weights are publicly available.",
+        json_schema_extra=audience(*ALL),
+    )
+    open_source_release: OpenSourceRelease | None = Field(
+        None,
+        description="gpai-open-source models: the public addresses of the weights, the "
+        "architecture description and the usage information (Art. 53(2)).",
+        json_schema_extra=audience(*ALL),
+    )
+    training_content_summary: TrainingContentSummary | None = Field(
+        None,
+        description="The public summary of the content used for training, in the sections of "
+        "the Commission's template (Art. 53(1)(d)). Required for every general-purpose model; "
+        "the site publishes it at /products/<id>/training-content/.",
         json_schema_extra=audience(*ALL),
     )
     documentation: Documentation = Field(
@@ -464,6 +636,25 @@ class Product(_Strict):
     def training_flop(self) -> float | None:
         return self.documentation.compute.training_flop
 
+    @property
+    def is_model(self) -> bool:
+        """A general-purpose AI model of any kind, as opposed to an AI system."""
+        return self.classification is not Classification.AI_SYSTEM
+
+    # Derived, never typed: the legal team cannot get it wrong, and every page agrees.
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Derived: the day the obligations for general-purpose AI models apply to "
+        "this model. Placed on the EU market before 2 August 2025: 2 August 2027 (Art. 111(3)); "
+        "otherwise the day it was placed on the market. None for AI systems.",
+        json_schema_extra=audience(*ALL),
+    )
+    @property
+    def obligations_apply_from(self) -> dt.date | None:
+        if not self.is_model:
+            return None
+        placed = self.union_market_release_date
+        return GPAI_TRANSITION_ENDS if placed < GPAI_RULES_APPLY else placed
+
 
 PERIOD_PATTERN = r"^[1-9][0-9]*[hdw]$"
 Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
@@ -488,6 +679,7 @@ IncidentCategory = Literal[
     "health",
     "critical-infrastructure",
     "fundamental-rights",
+    "widespread-infringement",
     "property-or-environment",
     "cybersecurity-breach",
 ]
@@ -541,6 +733,27 @@ class Deadlines(_Strict):
     )
 
 
+YEARS_PATTERN = r"^[1-9][0-9]*y$"
+Years = Annotated[str, StringConstraints(pattern=YEARS_PATTERN)]
+
+
+class Retention(_Strict):
+    """How long records are kept: never deleted earlier (Code of Practice, Measures 1.1, 9.4)."""
+
+    incident_files: Years = Field(
+        "5y",
+        alias="incident-files",
+        description="A serious-incident file, from the day it is closed (Measure 9.4: at least "
+        "5 years).",
+    )
+    documentation_versions: Years = Field(
+        "10y",
+        alias="documentation-versions",
+        description="Every version of a model's documentation, from the day the model is "
+        "placed on the market (Measure 1.1: 10 years).",
+    )
+
+
 class Policy(_Strict):
     """`catalog/policies.yaml`: time zone, holidays and every deadline, editable by lawyers."""
 
@@ -560,6 +773,10 @@ class Policy(_Strict):
         "and the day it takes effect.",
     )
     deadlines: Deadlines = Field(default_factory=Deadlines, description="Every deadline.")
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="How long incident files and documentation versions are kept.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -576,6 +793,15 @@ class Policy(_Strict):
             ) from None
         return name
 
+    def incident_file_kept_until(self, closed_on: dt.date) -> dt.date:
+        """The first day an incident file closed on `closed_on` may be deleted."""
+        return add_years(closed_on, _years(self.retention.incident_files))
+
+    def documentation_kept_until(self, product: Product) -> dt.date:
+        """The first day the documentation versions of `product` may be deleted."""
+        years = _years(self.retention.documentation_versions)
+        return add_years(product.union_market_release_date, years)
+
     def authority_report(self, product: Product, category: str) -> DeadlinePolicy | None:
         """The initial-report deadline for an incident, or None when none applies."""
         reports = self.deadlines.authority_report
@@ -587,3 +813,15 @@ class Policy(_Strict):
             return None
         found: DeadlinePolicy | None = table.get(category)  # type: ignore[call-overload]
         return found
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` later; 29 February becomes 1 March (never earlier)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return dt.date(day.year + years, 3, 1)
+
+
+def _years(period: str) -> int:
+    return int(period.removesuffix("y"))

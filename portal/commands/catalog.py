@@ -20,7 +20,11 @@ from portal.catalog.schema import product_schema
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when the catalog is valid.")
 def check(catalog_dir: Path, quiet: bool) -> None:
-    """Check every product file of CATALOG_DIR (default: catalog) and print each problem."""
+    """Check every product file of CATALOG_DIR (default: catalog) and print each problem.
+
+    Problems exit 1. Warnings (`file:line:col: warning: ...`) are printed to stderr and the
+    catalog is still valid: exit 0 and `OK: N products`.
+    """
     try:
         catalog = load_catalog(catalog_dir)
     except CatalogError as err:
@@ -29,6 +33,11 @@ def check(catalog_dir: Path, quiet: bool) -> None:
         count = len(err.problems)
         click.echo(f"{count} problem{'s' if count != 1 else ''} found.", err=True)
         sys.exit(1)
+    # Warnings go to stderr, even with -q, and leave the exit status and `OK:` line alone.
+    for warning in catalog.warnings:
+        click.echo(
+            f"{warning.path}:{warning.line}:{warning.col}: warning: {warning.message}", err=True
+        )
     if not quiet:
         # The contract's wording, `OK: N products`, even for one product: scripts match it.
         click.echo(f"OK: {len(catalog.products)} products")

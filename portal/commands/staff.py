@@ -213,13 +213,13 @@ def export_cases(fmt: str, output: Path | None, **filters: str | None) -> None:
     app = _app()
     from portal.web.context import CATALOG
 
-    timezone = app.extensions[CATALOG].policy.timezone
+    policy = app.extensions[CATALOG].policy
     with _session(app) as session:
         cases = dashboard.all_cases(session, chosen)
         if fmt == "csv":
-            text = exports.cases_csv(cases, now=_now(), timezone=timezone)
+            text = exports.cases_csv(cases, now=_now(), timezone=policy.timezone, policy=policy)
         else:
-            text = exports.cases_json(cases, now=_now())
+            text = exports.cases_json(cases, now=_now(), policy=policy)
     _write(text, output)
 
 

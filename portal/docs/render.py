@@ -26,13 +26,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from portal.catalog import Catalog
 from portal.catalog.audience import public_schema, view
-from portal.catalog.form import ANNEX_XII, LABELS, SECTIONS, annex_xii_items, label
+from portal.catalog.form import label
 from portal.catalog.published import Archive, Snapshot, diff
+from portal.docs.claims import COPYRIGHT_POLICY as COPYRIGHT_POLICY_NAME
+from portal.docs.claims import TRAINING_CONTENT, link_names
+from portal.docs.items import display, documentation, facts
 from portal.docs.legal import CLASSIFICATIONS, STATUSES, rule_path
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,8 @@ REQUEST_INFORMATION = "/request-information"
 # that does not expand them shows nothing rather than a broken page).
 INCLUDE = re.compile(r"^<!--\s*portal:([a-z-]+)\s*-->[ \t]*$", re.MULTILINE)
 LATEST_CHANGES = 5
+# The provider's copyright policy (Art. 53(1)(c)): one page for every model, at a stable address.
+COPYRIGHT_POLICY = "copyright-policy/index.md"
 
 
 @dataclass
@@ -81,6 +87,10 @@ def version_uri(product_id: str, version: int) -> str:
 
 def classification_uri(code: str) -> str:
     return f"classifications/{code}/index.md"
+
+
+def training_content_uri(product_id: str) -> str:
+    return f"products/{product_id}/training-content/index.md"
 
 
 class Renderer:
@@ -122,6 +132,19 @@ class Renderer:
             for change in product["changes"]:
                 uri = version_uri(pid, change["version"])
                 site.pages[uri] = self._version(product, change["version"], uri)
+            if product.get("training_content_summary"):
+                uri = training_content_uri(pid)
+                site.pages[uri] = self._page(
+                    "training-content.md.j2",
+                    uri,
+                    product=product,
+                    summary=product["training_content_summary"],
+                    product_uri=product_uri(pid),
+                    parents=self._parents(product),
+                    copyright_policy=self._copyright_policy_uri(),
+                )
+        if self._copyright_policy_uri():
+            site.pages[COPYRIGHT_POLICY] = self._copyright_policy()
         site.pages["classifications/index.md"] = self._page(
             "classifications.md.j2",
             "classifications/index.md",
@@ -133,7 +156,18 @@ class Renderer:
         for code, info in CLASSIFICATIONS.items():
             uri = classification_uri(code)
             members = [r for r in rows if r["classification"] == code]
-            site.pages[uri] = self._page("classification.md.j2", uri, info=info, rows=members)
+            site.pages[uri] = self._page(
+                "classification.md.j2",
+                uri,
+                info=info,
+                rows=members,
+                copyright_policy=None if code == "ai-system" else self._copyright_policy_uri(),
+                summaries=[
+                    (r["name"], training_content_uri(r["id"]))
+                    for r in members
+                    if self.products[r["id"]].get("training_content_summary")
+                ],
+            )
         entries = self.entries()
         site.pages["changes/index.md"] = self._page(
             "changes.md.j2", "changes/index.md", entries=entries
@@ -241,14 +275,57 @@ class Renderer:
             product=product,
             info=CLASSIFICATIONS[product["classification"]],
             steps=rule_path(product),
-            annex=annex_items(content_of_view(product), product["classification"]),
-            further=further_items(content_of_view(product)),
+            doc=documentation(content_of_view(product)),
             facts=facts(product),
+            documents=self._documents(product),
             versions=versions,
-            parents=[(b, self.names[b], product_uri(b)) for b in product["based_on"]],
+            parents=self._parents(product),
             children=[(c, self.names[c], product_uri(c)) for c in self.children[pid]],
             report_url=f"{REPORT_INCIDENT}?product={pid}",
             request_url=f"{REQUEST_INFORMATION}?product={pid}",
+        )
+
+    def _parents(self, product: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        return [(b, self.names[b], product_uri(b)) for b in product["based_on"]]
+
+    def _documents(self, product: Mapping[str, Any]) -> dict[str, str | None]:
+        """The pages of Art. 53(1)(c) and (d) a model's page links to; None when there is none.
+
+        A page names a document only with its link, so it never claims one that does not exist.
+        """
+        if product["classification"] == "ai-system":
+            return {COPYRIGHT_POLICY_NAME: None, TRAINING_CONTENT: None}
+        summary = product.get("training_content_summary")
+        return {
+            COPYRIGHT_POLICY_NAME: self._copyright_policy_uri(),
+            TRAINING_CONTENT: training_content_uri(product["id"]) if summary else None,
+        }
+
+    def _copyright_policy_uri(self) -> str | None:
+        provider = self.catalog.provider
+        return COPYRIGHT_POLICY if provider and provider.copyright_policy else None
+
+    def _copyright_policy(self) -> str:
+        """The provider's policy: its own Markdown page, or a page pointing to its address."""
+        provider = self.catalog.provider
+        assert provider is not None and provider.copyright_policy is not None
+        policy = provider.copyright_policy
+        # The legal team's own Markdown, published as written (it is not catalog data).
+        body = (
+            (self.catalog.root / policy.page).read_text(encoding="utf-8") if policy.page else None
+        )
+        summaries = [
+            (p["name"], training_content_uri(pid))
+            for pid, p in self.products.items()
+            if p.get("training_content_summary")
+        ]
+        return self._page(
+            "copyright-policy.md.j2",
+            COPYRIGHT_POLICY,
+            provider=provider.name,
+            body=body,
+            url=policy.url,
+            summaries=summaries,
         )
 
     def _version(self, product: Mapping[str, Any], version: int, uri: str) -> str:
@@ -282,8 +359,7 @@ class Renderer:
             archived=snap is not None,
             previous_archived=before is not None,
             differences=differences,
-            annex=annex_items(content, content["classification"]) if content else [],
-            further=further_items(content) if content else [],
+            doc=documentation(content) if content else None,
             facts=facts(content) if content else [],
         )
 
@@ -292,12 +368,21 @@ class Renderer:
 
     def _context(self, uri: str, **data: Any) -> dict[str, Any]:
         here = posixpath.dirname(uri)
+
+        def summary(text: str, product_id: str, cell: bool = False) -> str:
+            """A change summary as safe Markdown, the documents it names linked."""
+            text = _cell(text) if cell else _md(text)
+            targets = self._documents(self.products[product_id])
+            return link_names(text, targets, lambda target: relative(target, here))
+
         return {
             "link": lambda target: relative(target, here),
+            "summary": summary,
             "page_uri": uri,
             "product_uri": product_uri,
             "version_uri": version_uri,
             "classification_uri": classification_uri,
+            "training_content_uri": training_content_uri,
             **data,
         }
 
@@ -378,96 +463,6 @@ def content_of_view(product: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in product.items() if k != "changes"}
 
 
-def annex_items(content: Mapping[str, Any], classification: str) -> list[dict[str, Any]]:
-    """Annex XII in its own order: each item with its filled fields, or why it is not provided."""
-    out = []
-    for code, fields in annex_xii_items().items():
-        entries = []
-        for item in fields:
-            value = _get(content, item.path)
-            if value is not None and value != []:
-                entries.append({"label": item.label, "value": display(value)})
-        out.append(
-            {
-                "code": code,
-                "title": ANNEX_XII[code],
-                "entries": entries,
-                "missing": None if entries else _not_provided(classification),
-            }
-        )
-    return out
-
-
-def further_items(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Documentation items outside Annex XII that downstream providers may read, by section."""
-    annexed = {i.path for items in annex_xii_items().values() for i in items}
-    out = []
-    for section, title in SECTIONS.items():
-        values = content.get("documentation", {}).get(section)
-        if not values:
-            continue
-        entries = [
-            {"label": label(f"{section}.{name}"), "value": display(value)}
-            for name, value in values.items()
-            if ("documentation", section, name) not in annexed and value is not None
-        ]
-        if entries:
-            out.append({"title": title, "entries": entries})
-    return out
-
-
-def facts(content: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The product's key facts, as (label, value) rows."""
-    keys = (
-        "provider",
-        "release_date",
-        "union_market_release_date",
-        "versions",
-        "licence",
-        "weights_public",
-    )
-    rows = [(LABELS[k], display(content.get(k))) for k in keys if content.get(k) not in (None, [])]
-    if content.get("high_risk") is not None:
-        rows.append((LABELS["high_risk"], display(content["high_risk"])))
-    return rows
-
-
-def display(value: Any) -> str:
-    """A value in plain words: lists joined, numbers grouped, booleans as yes or no."""
-    if value is None:
-        return "not given"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, list):
-        return ", ".join(display(v) for v in value) or "none"
-    return str(value)
-
-
-def _not_provided(classification: str) -> str:
-    if classification == "gpai-open-source":
-        return (
-            "Not provided: this open-source model is exempt from this duty (Art. 53(2)); "
-            "its weights, architecture and usage information are public."
-        )
-    if classification == "ai-system":
-        return (
-            "Not provided: Annex XII applies to general-purpose AI models, "
-            "and this product is an AI system."
-        )
-    return "Not provided."
-
-
-def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = data
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _path_label(path: tuple[str, ...]) -> str:
     key = ".".join(path[1:] if path and path[0] == "documentation" else path)
     return label(key)
@@ -499,6 +494,16 @@ def _cell(value: Any) -> str:
     return _md(value).replace("|", "&#124;").replace("\r", "").replace("\n", "<br>")
 
 
+def _linked(text: Any, href: str, *, cell: bool = False) -> str:
+    """A Markdown link to a web address from the catalog, its text and address made safe."""
+    label = (_cell(text) if cell else _md(text)).replace("[", "\\[").replace("]", "\\]")
+    # Percent-encode what would end the link early: parentheses, spaces, angle brackets, pipes.
+    return f"[{label}]({quote(href, safe=_URL_SAFE)})"
+
+
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+
+
 def _environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -511,6 +516,7 @@ def _environment(templates: Path) -> jinja2.Environment:
     )
     env.filters["md"] = _md
     env.filters["cell"] = _cell
+    env.filters["linked"] = _linked
     env.filters["front"] = _front
     env.filters["display"] = display
     env.filters["page_url"] = _page_url

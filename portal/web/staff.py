@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from portal.cases import accounts, actions, dashboard, exports, schemas, services
 from portal.cases.models import Case
+from portal.cases.retention import case_kept_until
 from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
 from portal.catalog.models import INCIDENT_CATEGORIES
@@ -369,11 +370,12 @@ def export_cases(fmt: str) -> Any:
     now = utcnow()
     with new_session() as session:
         cases = dashboard.all_cases(session, filters)
+        policy = get_catalog().policy
         if fmt == "csv":
-            text = exports.cases_csv(cases, now=now, timezone=get_catalog().policy.timezone)
+            text = exports.cases_csv(cases, now=now, timezone=policy.timezone, policy=policy)
             mimetype = "text/csv; charset=utf-8"
         else:
-            text = exports.cases_json(cases, now=now)
+            text = exports.cases_json(cases, now=now, policy=policy)
             mimetype = "application/json"
         session.rollback()
     return staff_api.download(text, mimetype, f"cases.{fmt}")
@@ -504,6 +506,7 @@ def _case_page(
             if case.provider_aware_at
             else "",
             awareness_source=AWARENESS_SOURCES.get(case.awareness_source or "", ""),
+            kept_until=case_kept_until(case, catalog.policy, session),
             submitted=_flatten(case.submission),
             deadlines=deadlines,
             messages=[

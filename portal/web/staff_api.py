@@ -175,10 +175,12 @@ def export_csv() -> Response:
     """Cases matching the filters (closed ones too) as CSV."""
     filters = _filters()
     with new_session() as session:
+        policy = get_catalog().policy
         text = exports.cases_csv(
             dashboard.all_cases(session, filters),
             now=utcnow(),
-            timezone=get_catalog().policy.timezone,
+            timezone=policy.timezone,
+            policy=policy,
         )
         session.rollback()
     return download(text, "text/csv; charset=utf-8", "cases.csv")
@@ -191,7 +193,7 @@ def export_json() -> Response:
     filters = _filters()
     with new_session() as session:
         query = dashboard.all_cases(session, filters)
-        text = exports.cases_json(query, now=utcnow())
+        text = exports.cases_json(query, now=utcnow(), policy=get_catalog().policy)
         session.rollback()
     return download(text, "application/json", "cases.json")
 

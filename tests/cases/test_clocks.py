@@ -4,12 +4,14 @@ systemic-risk model under a product (`portal.cases.clocks`, pure functions)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import catalog_with_high_risk_system
 
 from portal.cases import clocks
-from portal.catalog import Catalog
+from portal.catalog import Catalog, load_catalog
 
 PARIS = ZoneInfo("Europe/Paris")
 CRITICAL = "critical-infrastructure"
@@ -27,8 +29,6 @@ AWARE = datetime(2026, 3, 27, 10, 0, tzinfo=UTC)  # two days before the switch t
         # An AI system built on a systemic-risk model: that model's clocks, naming it.
         ("lumen-chat", ["death"], 10, "death", "lumen-large-3"),
         ("lumen-chat", ["fundamental-rights", "death"], 10, "death", "lumen-large-3"),
-        # A high-risk AI system (Art. 73), on a model without systemic risk.
-        ("lumen-recruit", ["health", CRITICAL], 2, CRITICAL, "lumen-recruit"),
     ],
 )  # fmt: skip
 def test_the_earliest_clock_of_all_categories_wins(
@@ -42,6 +42,21 @@ def test_the_earliest_clock_of_all_categories_wins(
     assert due == (AWARE.astimezone(PARIS) + timedelta(days=days)).astimezone(UTC)
     assert due - AWARE == timedelta(days=days, hours=-1)
     assert clock.basis().startswith(f"category {category}, ")
+
+
+def test_a_high_risk_system_opens_the_article_73_clocks(tmp_path: Path) -> None:
+    """On a model without systemic risk; the sample catalog has no such system."""
+    catalog = load_catalog(catalog_with_high_risk_system(tmp_path))
+    recruit = catalog.products["lumen-recruit"]
+    found = clocks.earliest_authority_report(catalog, recruit, ["health", CRITICAL], AWARE)
+    assert found is not None
+    clock, due = found
+    assert (clock.product_class, clock.category, clock.model) == (
+        clocks.HIGH_RISK,
+        CRITICAL,
+        "lumen-recruit",
+    )
+    assert due == (AWARE.astimezone(PARIS) + timedelta(days=2)).astimezone(UTC)
 
 
 @pytest.mark.parametrize("product", ["lumen-medium-2", "lumen-code-2", "lumen-small-3-fr"])

@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
+from support import catalog_with_high_risk_system
 
 from portal.cases import services
 from portal.cases.audit import verify_chain
 from portal.cases.db import make_sessionmaker
 from portal.cases.models import AuditEvent, Case, Deadline, OutboxMail
 from portal.cases.schemas import IncidentSubmission, InformationRequestSubmission
-from portal.catalog import Catalog
+from portal.catalog import Catalog, load_catalog
 from portal.deadlines import due_at
 
 NOW = datetime(2026, 11, 26, 15, 30, 12, tzinfo=UTC)
@@ -117,7 +119,8 @@ def test_no_authority_deadline_for_a_plain_model(engine: Engine, catalog: Catalo
     assert receipt.case.next_due_at is None
 
 
-def test_high_risk_system_gets_article_73_deadline(engine: Engine, catalog: Catalog) -> None:
+def test_high_risk_system_gets_article_73_deadline(engine: Engine, tmp_path: Path) -> None:
+    catalog = load_catalog(catalog_with_high_risk_system(tmp_path))
     data = incident(catalog, product="lumen-recruit", product_version=None, category="death")
     with make_sessionmaker(engine)() as session:
         receipt = services.submit_incident(session, catalog, data, now=NOW)

@@ -15,8 +15,9 @@ CASES = Path(__file__).parent.parent / "catalog_cases"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
 
 
-def _expected(case: Path) -> list[str]:
-    return [line for line in (case / "expected.txt").read_text().splitlines() if line]
+def _expected(case: Path, name: str = "expected.txt") -> list[str]:
+    path = case / name
+    return [line for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -49,5 +50,7 @@ def test_check_command(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
         assert lines[-1].endswith("found.")
         assert result.stdout == ""
     else:
+        # Warnings (warnings.txt) go to stderr; the catalog stays valid.
         assert result.exit_code == 0
         assert re.fullmatch(r"OK: [0-9]+ products\n", result.stdout)
+        assert result.stderr.splitlines() == _expected(case, "warnings.txt")

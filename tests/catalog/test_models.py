@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,8 +79,13 @@ def test_policy_schema_names_the_yaml_keys() -> None:
     assert "incident-notification" in properties and "authority-report" in properties
 
 
-def test_sample_policy_deadlines() -> None:
-    catalog = load_catalog(ROOT / "catalog")
+def test_sample_policy_deadlines(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "catalog", tmp_path / "catalog")
+    shutil.copy(
+        ROOT / "tests" / "fixtures" / "lumen-recruit.yaml", tmp_path / "catalog" / "products"
+    )
+    catalog = load_catalog(tmp_path / "catalog")
+    assert [w.message.split(":")[0] for w in catalog.warnings] == ["high_risk"]
     policy = catalog.policy
     assert (policy.timezone, policy.holiday_country) == ("Europe/Paris", "FR")
     assert policy.deadlines.incident_notification.period == "48h"
@@ -92,12 +98,34 @@ def test_sample_policy_deadlines() -> None:
         "health": "15d",
         "critical-infrastructure": "2d",
         "cybersecurity-breach": "5d",
+        "widespread-infringement": "2d",
     }
     for category, period in expected.items():
         assert policy.authority_report(large, category).period == period  # type: ignore[union-attr]
     assert policy.authority_report(chat, "death") is None  # not high-risk
     assert policy.authority_report(recruit, "death").period == "10d"  # type: ignore[union-attr]
     assert policy.authority_report(recruit, "cybersecurity-breach") is None
+    assert policy.authority_report(recruit, "widespread-infringement").period == "2d"  # type: ignore[union-attr]
+
+
+def test_obligations_apply_from_is_derived() -> None:
+    """Art. 111(3): placed on the market before 2 August 2025 -> 2 August 2027."""
+    products = load_catalog(ROOT / "catalog").products
+    assert str(products["lumen-medium-2"].obligations_apply_from) == "2027-08-02"
+    assert str(products["lumen-large-3"].obligations_apply_from) == "2025-09-15"
+    assert products["lumen-chat"].obligations_apply_from is None
+
+
+def test_retention_dates_follow_the_policy() -> None:
+    """Code Measures 9.4 and 1.1: incident files 5 years from closing, documentation 10 years."""
+    import datetime as dt
+
+    catalog = load_catalog(ROOT / "catalog")
+    policy = catalog.policy
+    assert policy.incident_file_kept_until(dt.date(2026, 3, 1)) == dt.date(2031, 3, 1)
+    assert policy.incident_file_kept_until(dt.date(2028, 2, 29)) == dt.date(2033, 3, 1)
+    large = catalog.products["lumen-large-3"]
+    assert policy.documentation_kept_until(large) == dt.date(2035, 9, 15)
 
 
 def test_sample_catalog_covers_every_case() -> None:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from portal.catalog import load_catalog
 from portal.catalog.audience import hidden_fields, public_schema, view
 from portal.catalog.form import LABELS, items
-from portal.catalog.models import AIO, DP, Product
+from portal.catalog.models import AIO, DP, Product, RebuttalOutcome
 from portal.cli import cli
 from portal.docs.publish import build_site
 
@@ -46,13 +46,22 @@ def test_every_field_has_a_plain_label() -> None:
 def test_public_schema_has_no_hidden_section() -> None:
     schema = public_schema()
     documentation = schema["$defs"]["Documentation"]["properties"]
-    assert set(documentation) == {"general", "properties", "distribution", "use", "data"}
+    assert set(documentation) == {
+        "general",
+        "properties",
+        "distribution",
+        "use",
+        "data",
+        "evaluations",
+    }
+    assert set(schema["$defs"]["Evaluations"]["properties"]) == {"results"}
     assert "acquisition" not in schema["$defs"]["Data"]["properties"]
     assert "systemic_risk_rebuttal" not in schema["properties"]
 
 
 def _plant(data: dict[str, Any], path: tuple[str, ...], model: type[Product]) -> None:
     """Set the field at `path` to a marker of its type, creating sections on the way."""
+    systemic = data.get("classification") == "gpai-systemic-risk"
     node, cls = data, model
     for key in path[:-1]:
         node = node.setdefault(key, {})
@@ -63,6 +72,11 @@ def _plant(data: dict[str, Any], path: tuple[str, ...], model: type[Product]) ->
         node[path[-1]] = MARKER_FLOP if path[-1] == "training_flop" else MARKER_NUMBER
     elif dt.date in args:
         node[path[-1]] = MARKER_DATE
+    elif RebuttalOutcome in args:
+        # The planted compute is above 1e25: only an accepted rebuttal lifts the presumption,
+        # and a systemic-risk model keeps its class only without one (Art. 52(2)-(3)).
+        outcome = RebuttalOutcome.REJECTED if systemic else RebuttalOutcome.ACCEPTED
+        node[path[-1]] = outcome.value
     else:
         node[path[-1]] = f"{MARKER} {'.'.join(path)}"
 

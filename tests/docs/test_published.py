@@ -51,8 +51,8 @@ def test_editing_a_published_version_fails_at_the_field(catalog_dir: Path) -> No
     )
     assert _messages(catalog_dir) == [
         f"catalog/products/lumen-large-3.yaml:{line}:20: documentation.use.intended_uses: differs "
-        "from published version 3 (1 field changed); a published version never changes: add a "
-        "change with version 4 that says what changed"
+        "from published version 4 (1 field changed); a published version never changes: add a "
+        "change with version 5 that says what changed"
     ]
 
 
@@ -61,16 +61,16 @@ def test_a_new_version_is_sealed_on_first_build(catalog_dir: Path) -> None:
     _edit(product, "intended_uses: General text", "intended_uses: Any text")
     with product.open("a") as out:
         out.write(
-            "  - date: 2026-04-01\n    version: 4\n"
+            "  - date: 2026-12-10\n    version: 5\n"
             "    summary: Uses widened.\n    substantial: true\n"
         )
     archive = load_archive(load_catalog(catalog_dir))
-    snap = archive.get("lumen-large-3", 4)
+    snap = archive.get("lumen-large-3", 5)
     assert snap is not None and snap.content["documentation"]["use"]["intended_uses"].startswith(
         "Any text"
     )
     manifest = json.loads((catalog_dir / "published" / MANIFEST).read_text())
-    assert "lumen-large-3/v4.json" in manifest
+    assert "lumen-large-3/v5.json" in manifest
     load_archive(load_catalog(catalog_dir))  # sealed: the next build accepts it
 
 
@@ -101,11 +101,11 @@ def test_a_removed_version_or_snapshot_fails(catalog_dir: Path) -> None:
 
 def test_a_snapshot_not_in_the_manifest_fails(catalog_dir: Path) -> None:
     shutil.copy(
-        catalog_dir / "published/lumen-ultra/v1.json", catalog_dir / "published/lumen-ultra/v2.json"
+        catalog_dir / "published/lumen-ultra/v1.json", catalog_dir / "published/lumen-ultra/v3.json"
     )
     [message] = _messages(catalog_dir)
     assert message.startswith(
-        "catalog/published/lumen-ultra/v2.json:1:1: not recorded in manifest.json"
+        "catalog/published/lumen-ultra/v3.json:1:1: not recorded in manifest.json"
     )
 
 
@@ -117,4 +117,4 @@ def test_status_change_needs_a_new_version(catalog_dir: Path) -> None:
         "status: deprecated\nnotice_date: 2026-06-01\neffective_date: 2026-12-31",
     )
     [message] = _messages(catalog_dir)
-    assert "status: differs from published version 1" in message
+    assert "status: differs from published version 2" in message

@@ -25,10 +25,12 @@ PAGES = (
     "products/index.md",
     "products/model-a/index.md",
     "products/model-a/v2/index.md",
+    "products/model-a/training-content/index.md",
     "products/tool-b/index.md",
     "products/tool-b/v1/index.md",
     "classifications/ai-system/index.md",
     "changes/index.md",
+    "copyright-policy/index.md",
     "changes/feed.xml",
     "catalog.json",
 )

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from portal.catalog import Catalog, load_catalog
-from portal.catalog.audience import hidden_fields
+from portal.catalog.audience import hidden_fields, view
 from portal.docs.legal import CLASSIFICATIONS, STATUSES
 
 Reader = Callable[[Path], Any]
@@ -36,7 +36,8 @@ def test_a_page_per_product_and_version(sample_site: Path, html: Reader, catalog
         assert product.name in page.text
         for change in product.changes:
             version = sample_site / "products" / product.id / f"v{change.version}" / "index.html"
-            assert change.summary in html(version).text
+            # Whitespace aside: a document the summary names is a link of its own.
+            assert change.summary.replace(" ", "") in html(version).text.replace(" ", "")
     for code in CLASSIFICATIONS:
         assert (sample_site / "classifications" / code / "index.html").is_file()
     for path in ("index.html", "products/index.html", "changes/index.html", "deadlines/index.html"):
@@ -90,8 +91,30 @@ def test_product_pages_link_to_the_forms_with_the_product(
     assert {"/report-incident", "/request-information", "deadlines/"} <= home
 
 
-def test_every_internal_link_resolves(sample_site: Path, html: Reader) -> None:
+def _catalog_addresses(catalog: Catalog) -> set[str]:
+    """Every https address the catalog publishes (licences, policies, evaluations, weights)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value.startswith("https://"):
+            found.add(value)
+
+    for product in catalog.products.values():
+        walk(view(product))
+    return found
+
+
+def test_every_internal_link_resolves(sample_site: Path, html: Reader, catalog: Catalog) -> None:
+    """Links stay on the site, except the catalog's own public addresses, each over https."""
     pages = {p: html(p) for p in sample_site.rglob("*.html")}
+    addresses = _catalog_addresses(catalog)
+    assert len(addresses) > 10
     broken = []
     for path, page in pages.items():
         base = SITE_URL + path.parent.relative_to(sample_site).as_posix() + "/"
@@ -103,7 +126,8 @@ def test_every_internal_link_resolves(sample_site: Path, html: Reader) -> None:
                 continue
             url = urlsplit(urljoin(base, ref))
             if f"{url.scheme}://{url.netloc}/" != SITE_URL:
-                broken.append((path, ref, "external"))
+                if ref not in addresses:
+                    broken.append((path, ref, "external"))
                 continue
             if url.path in APP_ROUTES:
                 continue

@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from flask import Flask
 from flask.testing import FlaskClient
-from support import incident_body, make_test_app, request_body
+from support import catalog_with_high_risk_system, incident_body, make_test_app, request_body
 
 from portal.cases import accounts
 from portal.web import context
@@ -98,6 +98,13 @@ def _desk(database_url: str, tmp_path: Path, **config: Any) -> Iterator[Desk]:
 def desk(sqlite_url: str, tmp_path: Path) -> Iterator[Desk]:
     """The workspace on SQLite."""
     yield from _desk(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def high_risk_desk(sqlite_url: str, tmp_path: Path) -> Iterator[Desk]:
+    """The workspace on SQLite, with the high-risk AI system lumen-recruit in the catalog."""
+    catalog_dir = catalog_with_high_risk_system(tmp_path)
+    yield from _desk(sqlite_url, tmp_path, CATALOG_DIR=str(catalog_dir))
 
 
 @pytest.fixture

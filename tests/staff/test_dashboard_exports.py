@@ -188,3 +188,28 @@ def test_calendar_feed(desk):
     due = (desk.clock.now + timedelta(days=2)).strftime("%Y%m%dT%H%M%SZ")
     assert f"DTEND:{due}" in text
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+
+
+def test_case_page_and_exports_show_until_when_the_file_is_kept(desk):
+    """Five years from closing (policy retention.incident-files); in words while open."""
+    open_ref = desk.submit_incident()["reference"]
+    closed_ref = desk.submit_incident()["reference"]
+    desk.clock.now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    assert desk.act(closed_ref, action="close", reason="Not serious.").status_code == 200
+    desk.clock.advance(days=40)  # a later note must not move the closing day
+    assert desk.act(closed_ref, action="note", note="Checked again.").status_code == 200
+    desk.client.post(
+        "/staff/login",
+        data={"email": "viewer@example.com", "password": "correct horse battery staple"},
+    )
+    closed_page = desk.client.get(f"/staff/cases/{closed_ref}").text
+    assert '<dd id="case-kept-until">2031-12-04</dd>' in closed_page
+    open_page = desk.client.get(f"/staff/cases/{open_ref}").text
+    assert '<dd id="case-kept-until">5 years after closing</dd>' in open_page
+    response = desk.client.get("/api/v1/staff/exports/cases.csv", headers=desk.headers("viewer"))
+    rows = {r["reference"]: r for r in csv.DictReader(io.StringIO(response.text))}
+    assert rows[closed_ref]["kept_until"] == "2031-12-04"
+    assert rows[open_ref]["kept_until"] == "5 years after closing"
+    cases = desk.client.get("/api/v1/staff/exports/cases.json", headers=desk.headers()).json
+    kept = {c["reference"]: c["kept_until"] for c in cases["cases"]}
+    assert kept == {closed_ref: "2031-12-04", open_ref: "5 years after closing"}
