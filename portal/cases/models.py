@@ -95,6 +95,12 @@ class Case(Base):
     categories: Mapped[list[str] | None] = mapped_column(JSON)
     provider_aware_at: Mapped[datetime | None]
     awareness_source: Mapped[str | None] = mapped_column(String(32))
+    # The case this one repeats (`mark-duplicate`); the other side is a query.
+    duplicate_of: Mapped[str | None] = mapped_column(String(20))
+    # The staff member working the case (`assign`), and whether a person must look at it
+    # (a customer wrote after the answer or the closing).
+    assigned_to: Mapped[str | None] = mapped_column(String(254))
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
 
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="case", order_by="Deadline.id", cascade="all, delete-orphan"
@@ -166,8 +172,37 @@ class Message(Base):
     author: Mapped[str] = mapped_column(String(16))  # "submitter" or "staff"
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # When staff first opened the case page after a submitter's message (unread while None).
+    read_at: Mapped[datetime | None]
 
     case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class IdempotencyKey(Base):
+    """An API client's `Idempotency-Key` for one submission, kept 24 hours: the same key with
+    the same body answers the first receipt again instead of filing a second case."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))  # the case kind
+    key: Mapped[str] = mapped_column(String(255))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    case_reference: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+
+class AnswerTemplate(Base):
+    """A named Markdown snippet admins keep for handlers to insert into messages and answers."""
+
+    __tablename__ = "answer_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class ReferenceCounter(Base):

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.cases import actions, audit, notices
+from portal.cases import idempotency as idempotency_keys
+from portal.cases.idempotency import Idempotency
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.references import is_reference, next_reference
 from portal.cases.schemas import (
@@ -59,7 +61,12 @@ class Receipt:
 
 
 def submit_incident(
-    session: Session, catalog: Catalog, data: IncidentSubmission, *, now: datetime
+    session: Session,
+    catalog: Catalog,
+    data: IncidentSubmission,
+    *,
+    now: datetime,
+    idempotency: Idempotency | None = None,
 ) -> Receipt:
     """Record a serious-incident notice and commit; a late notice is accepted and flagged.
 
@@ -94,6 +101,7 @@ def submit_incident(
         policy=policy,
         now=now,
         incident=(categories, now, "customer-notice"),
+        idempotency=idempotency,
     )
 
 
@@ -131,7 +139,12 @@ def open_incident(
 
 
 def submit_information_request(
-    session: Session, catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
+    session: Session,
+    catalog: Catalog,
+    data: InformationRequestSubmission,
+    *,
+    now: datetime,
+    idempotency: Idempotency | None = None,
 ) -> Receipt:
     """Record a request for information and commit; the answer is due under the policy."""
     now = _utc(now)
@@ -149,6 +162,7 @@ def submit_information_request(
         summary=f"Products: {names}. Topic: {data.topic}.",
         policy=policy,
         now=now,
+        idempotency=idempotency,
     )
 
 
@@ -164,6 +178,7 @@ def _record(
     now: datetime,
     incident: tuple[list[str], datetime, str] | None = None,
     actor: str = "submitter",
+    idempotency: Idempotency | None = None,
 ) -> Receipt:
     """Write one submission in one transaction and commit it; an incident also gets its
     categories, the provider's awareness and its source.
@@ -172,7 +187,7 @@ def _record(
     this order, so two transactions never wait on each other in a cycle (PostgreSQL), and the
     head's lock is held for as short a time as possible.
     """
-    token = new_token()
+    token = idempotency.token if idempotency is not None else new_token()
     try:
         reference = next_reference(session, kind, now.year)
         case = Case(
@@ -198,7 +213,9 @@ def _record(
             session.add(
                 OutboxMail(case_reference=reference, attempts=0, next_attempt_at=now, **mail)
             )
-        session.flush()
+        if idempotency is not None:
+            idempotency_keys.record(session, idempotency, reference, now=now)
+        session.flush()  # a key another request just used fails here, before the audit
         audit.record(
             session,
             actor=actor,

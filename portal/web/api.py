@@ -17,9 +17,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.cases import schemas, services
+from portal.cases import idempotency, schemas, services
 from portal.cases.models import Case
 from portal.web.context import get_catalog, new_session, read_session, utcnow, wake_mailer
 from portal.web.extensions import limiter
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 NOT_FOUND = "No case has this reference and access token."
+_BAD_KEY = "must be 1 to 255 visible ASCII characters"
+_KEY_REUSED = (
+    "was used in the last 24 hours with a different body; use a new key for a new submission"
+)
 
 
 def _submission_limit() -> str:
@@ -57,25 +63,72 @@ def health() -> Response:
 @bp.post("/incidents")
 def create_incident() -> tuple[Response, int, dict[str, str]]:
     """Take a serious-incident notice; a late notice is accepted and flagged."""
-    return _take(schemas.IncidentSubmission, services.submit_incident)
+    return _take("incident", schemas.IncidentSubmission, services.submit_incident)
 
 
 @bp.post("/information-requests")
 def create_information_request() -> tuple[Response, int, dict[str, str]]:
     """Take a request for information about covered products."""
-    return _take(schemas.InformationRequestSubmission, services.submit_information_request)
+    return _take(
+        "information-request",
+        schemas.InformationRequestSubmission,
+        services.submit_information_request,
+    )
 
 
 def _take(
-    model: type[BaseModel], submit: Callable[..., services.Receipt]
+    kind: str, model: type[BaseModel], submit: Callable[..., services.Receipt]
 ) -> tuple[Response, int, dict[str, str]]:
-    """Validate the body as `model`, write it with `submit` (which commits), answer its receipt."""
+    """Validate the body as `model`, write it with `submit` (which commits), answer its receipt.
+
+    With an `Idempotency-Key`, a body sent again under the same key within 24 hours answers
+    the first receipt and files nothing; another body under that key is refused (422).
+    """
     data = _json_body()
     now = utcnow()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not idempotency.valid_key(key):
+        raise ApiError(422, [{"field": "Idempotency-Key", "message": _BAD_KEY}])
     valid = _validate(model, data, now)
+    once = (
+        idempotency.for_request(current_app.config["SECRET_KEY"], kind, key, data)
+        if key is not None
+        else None
+    )
     with new_session() as session:
-        receipt = submit(session, get_catalog(), valid, now=now)
+        if once is not None and (answer := _replay(session, once, now)) is not None:
+            return answer
+        try:
+            receipt = submit(session, get_catalog(), valid, now=now, idempotency=once)
+        except IntegrityError:
+            # Another request with this key committed first: answer its receipt.
+            session.rollback()
+            answer = _replay(session, once, now) if once is not None else None
+            if answer is None:
+                raise
+            return answer
     wake_mailer()
+    return _receipt_answer(receipt)
+
+
+def _replay(
+    session: Any, once: idempotency.Idempotency, now: datetime
+) -> tuple[Response, int, dict[str, str]] | None:
+    """The first answer to a key already used, or None when the key is new."""
+    used = idempotency.find(session, once.scope, once.key, now=now)
+    if used is None:
+        return None
+    if used.body_sha256 != once.body_sha256:
+        raise ApiError(422, [{"field": "Idempotency-Key", "message": _KEY_REUSED}])
+    case = session.scalar(select(Case).where(Case.reference == used.case_reference))
+    if case is None:  # pragma: no cover - the key and its case commit together
+        return None
+    answer, status, headers = _receipt_answer(services.Receipt(case.reference, once.token, case))
+    headers["Idempotent-Replayed"] = "true"
+    return answer, status, headers
+
+
+def _receipt_answer(receipt: services.Receipt) -> tuple[Response, int, dict[str, str]]:
     body = services.receipt_fields(receipt)
     body["status_url"] = url_for("api.show_case", reference=receipt.reference, _external=True)
     return jsonify(body), 201, {"Location": body["status_url"], "Cache-Control": "no-store"}
