@@ -13,12 +13,25 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
 from flask.blueprints import BlueprintSetupState
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
@@ -97,6 +110,11 @@ _NOT_FOUND = (
     "We found no case with this reference and access code. Check both against your receipt."
 )
 _EXPIRED = "This form expired before it was sent. Please send it again."
+# Session keys: the receipt about to be shown with its code, and the references this browser
+# filed (with the time zone it chose), so a reload shows their receipts without the code.
+_JUST_FILED = "just_filed"
+_FILED = "filed"
+_FILED_KEPT = 20
 
 Errors = list[dict[str, str | None]]
 
@@ -111,14 +129,14 @@ _limited = limiter.limit(_submission_limit, methods=["POST"])
 
 @bp.route("/report-incident", methods=["GET", "POST"])
 @_limited
-def report_incident() -> Response:
+def report_incident() -> BaseResponse:
     """The "Report a serious incident" form; `?product=<id>` preselects the product."""
     return _intake("incident", "public.report_incident")
 
 
 @bp.route("/request-information", methods=["GET", "POST"])
 @_limited
-def request_information() -> Response:
+def request_information() -> BaseResponse:
     """The "Request information" form; `?product=<id>` preselects the product."""
     return _intake("information-request", "public.request_information")
 
@@ -217,7 +235,7 @@ def too_many(error: HTTPException) -> Response:
     return _page(render_template("public/too_many.html"), 429)
 
 
-def _intake(kind: str, endpoint: str) -> Response:
+def _intake(kind: str, endpoint: str) -> BaseResponse:
     catalog = get_catalog()
     definition = _definitions()[kind]
     policy = catalog.policy
@@ -257,8 +275,35 @@ def _intake(kind: str, endpoint: str) -> Response:
             receipt = services.submit_information_request(session, catalog, valid, now=now)
         # Only the reference: a form's contents never reach the log.
         log.info("%s form received: %s", kind, receipt.reference)
-        wake_mailer()
-        page = _receipt_page(receipt, submission.timezone)
+    wake_mailer()
+    # POST/redirect/GET: reloading the receipt shows it again and files nothing. The access
+    # code rides in the signed session cookie to the first showing only.
+    cookie_session[_JUST_FILED] = {
+        "reference": receipt.reference,
+        "token": receipt.access_token,
+        "zone": submission.timezone,
+    }
+    return redirect(url_for("public.receipt", reference=receipt.reference), 303)
+
+
+@bp.get("/receipt/<reference>")
+def receipt(reference: str) -> Response:
+    """The receipt of a form this browser sent: the access code once, then without it."""
+    just = cookie_session.pop(_JUST_FILED, None)
+    filed: dict[str, str] = dict(cookie_session.get(_FILED) or {})
+    token: str | None = None
+    if isinstance(just, dict) and just.get("reference") == reference:
+        token = str(just["token"])
+        filed[reference] = str(just["zone"])
+        cookie_session[_FILED] = dict(list(filed.items())[-_FILED_KEPT:])
+    if reference not in filed:
+        return _page(render_template("public/receipt_gone.html"), 404)
+    with new_session() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is None:
+            abort(404)
+        page = _receipt_page(services.Receipt(reference, token or "", case), filed[reference])
+        session.rollback()
     return _page(page, 200)
 
 
@@ -295,7 +340,7 @@ def _receipt_page(receipt: services.Receipt, zone: str) -> str:
         heading="Report received" if kind == "incident" else "Request received",
         reference=receipt.reference,
         noun="report" if kind == "incident" else "request",
-        access_token=receipt.access_token,
+        access_token=receipt.access_token or None,
         received_local=local_moment(_instant(view["received_at"]), zone),
         late=late,
         timezone=zone,

@@ -12,11 +12,17 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from playwright.sync_api import expect
+from sqlalchemy import func, select
 from support import live_portal
+
+from portal.cases.models import Case, OutboxMail
+from portal.web import context
 
 pytestmark = pytest.mark.browser
 
@@ -24,16 +30,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def portal_url(site_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def portal(site_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
     """The portal (site, forms and API on one origin) on 127.0.0.1, on a fresh SQLite file.
 
     Chromium's launch arguments and the built sample site (`site_dir`) come from conftest.py.
     """
-    with live_portal(site_dir, tmp_path_factory.mktemp("e2e"), "e2e-test-secret") as (url, _):
-        yield url
+    with live_portal(site_dir, tmp_path_factory.mktemp("e2e"), "e2e-test-secret") as served:
+        yield served
 
 
-def test_report_an_incident_then_follow_it(page, portal_url):
+@pytest.fixture(scope="module")
+def portal_url(portal: tuple[str, Flask]) -> str:
+    return portal[0]
+
+
+def _count(app: Flask, model: Any) -> int:
+    with app.extensions[context.SESSIONS]() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_report_an_incident_then_follow_it(page, portal, portal_url):
+    app = portal[1]
     violations: list[str] = []
     page.on(
         "console",
@@ -90,9 +107,16 @@ def test_report_an_incident_then_follow_it(page, portal_url):
     assert page.get_by_text("Our initial report to the authority").is_visible()
     assert page.get_by_text("How we counted").first.is_visible()
     # The receipt is not cached and the token is never in a URL.
-    receipt = next(r for r in reversed(responses) if r.request.method == "POST")
+    receipt = next(r for r in reversed(responses) if "/receipt/" in r.url)
     assert receipt.headers["cache-control"] == "no-store"
     assert all(token not in r.url for r in responses)
+    # Reloading the receipt shows it again without the code, and files nothing.
+    page.reload()
+    expect(page.locator("#reference")).to_have_text(reference)
+    expect(page.locator("#access-code-shown")).to_be_visible()
+    assert page.locator("#access-token").count() == 0
+    assert _count(app, Case) == 1
+    assert _count(app, OutboxMail) == 2  # one acknowledgement, one notice to the team
 
     page.get_by_role("link", name="Follow your report").click()
     page.get_by_label("Reference").fill(reference)

@@ -106,7 +106,7 @@ def _incident(**changes):
 
 def _submit(client, url="/report-incident", **changes):
     data = _incident(**changes) if url == "/report-incident" else changes
-    return client.post(url, data={**data, "csrf_token": _csrf(client, url)})
+    return client.post(url, data={**data, "csrf_token": _csrf(client, url)}, follow_redirects=True)
 
 
 def _receipt(response):
@@ -364,3 +364,20 @@ def test_past_the_rate_limit_a_form_says_so_with_retry_after(app, client):
     # Reading a form is never limited.
     assert client.get("/report-incident").status_code == 200
     assert _count(app, Case) == 2
+
+
+def test_the_receipt_is_a_page_of_its_own_that_files_nothing_again(app, client):
+    url = "/report-incident"
+    posted = client.post(url, data={**_incident(), "csrf_token": _csrf(client, url)})
+    assert posted.status_code == 303
+    receipt_url = posted.headers["Location"]
+    first = client.get(receipt_url)
+    assert first.status_code == 200 and 'id="access-token"' in first.text
+    again = client.get(receipt_url)
+    assert again.status_code == 200
+    assert 'id="access-token"' not in again.text and 'id="access-code-shown"' in again.text
+    assert _count(app, Case) == 1
+    # Another browser, given the address, sees no receipt.
+    stranger = app.test_client().get(receipt_url)
+    assert stranger.status_code == 404
+    assert "INC-" not in stranger.text
