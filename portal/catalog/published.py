@@ -19,7 +19,10 @@ team announces a deprecation or withdrawal as a new version, so customers hear o
   lawyer edited the YAML without publishing a new version, so the build points at the first
   field that differs and asks for a change with the next version number.
 Then, with `seal=True`, it writes the snapshot of each current version not yet archived (the
-first build after a lawyer adds a change) and records its hash. Earlier versions render from
+first build after a lawyer adds a change) and records its hash. `load_drafts(catalog)` is the
+preview's reading: the same checks, nothing sealed, and the last kind of problem (an edit
+waiting for its change entry) returned as a draft rather than raised, so the edit can be seen
+before it is published. Earlier versions render from
 their snapshots; a version published before the archive existed has only its summary.
 """
 
@@ -121,15 +124,8 @@ def dumps(data: Mapping[str, Any]) -> bytes:
 def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
     """Check the archive against the catalog, seal new current versions, or raise `CatalogError`."""
     root = catalog.root / PUBLISHED_DIR
-    problems: list[Problem] = []
-    manifest = _read_manifest(root / MANIFEST, problems)
-    snapshots: dict[str, dict[int, Snapshot]] = {}
-    for name, expected in manifest.items():
-        snap = _read_snapshot(root, name, expected, problems)
-        if snap is not None:
-            snapshots.setdefault(snap.product_id, {})[snap.version] = snap
-    problems.extend(_unrecorded(root, manifest))
-    problems.extend(_check_products(catalog, snapshots))
+    manifest, snapshots, problems = _read_archive(catalog)
+    problems.extend(_drafts(catalog, snapshots))
     if problems:
         raise CatalogError(problems)
     new = [
@@ -149,6 +145,38 @@ def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
         _write(
             root / MANIFEST, (json.dumps(dict(sorted(manifest.items())), indent=2) + "\n").encode()
         )
+    return _archive(snapshots)
+
+
+def load_drafts(catalog: Catalog) -> tuple[Archive, list[Problem]]:
+    """The archive and the edits still waiting for their change entry; never writes a file.
+
+    Raises `CatalogError` for every other problem, exactly as `load_archive`.
+    """
+    _, snapshots, problems = _read_archive(catalog)
+    if problems:
+        raise CatalogError(problems)
+    return _archive(snapshots), list(_drafts(catalog, snapshots))
+
+
+def _read_archive(
+    catalog: Catalog,
+) -> tuple[dict[str, str], dict[str, dict[int, Snapshot]], list[Problem]]:
+    """The manifest, the snapshots it vouches for, and every problem but drafts."""
+    root = catalog.root / PUBLISHED_DIR
+    problems: list[Problem] = []
+    manifest = _read_manifest(root / MANIFEST, problems)
+    snapshots: dict[str, dict[int, Snapshot]] = {}
+    for name, expected in manifest.items():
+        snap = _read_snapshot(root, name, expected, problems)
+        if snap is not None:
+            snapshots.setdefault(snap.product_id, {})[snap.version] = snap
+    problems.extend(_unrecorded(root, manifest))
+    problems.extend(_check_products(catalog, snapshots))
+    return manifest, snapshots, problems
+
+
+def _archive(snapshots: Mapping[str, Mapping[int, Snapshot]]) -> Archive:
     return Archive({pid: dict(sorted(v.items())) for pid, v in snapshots.items()})
 
 
@@ -287,8 +315,15 @@ def _check_products(
                     f"{'substantial' if snap.substantial else 'not substantial'}; a published "
                     "version's date and substantial flag cannot change",
                 )
-        current = product.changes[-1] if product.changes else None
-        if current is None or current.version not in versions:
+
+
+def _drafts(catalog: Catalog, snapshots: Mapping[str, Mapping[int, Snapshot]]) -> Iterator[Problem]:
+    """Products whose current documentation differs from the snapshot of their current version."""
+    products_dir = catalog.root / "products"
+    for product_id, versions in snapshots.items():
+        product = catalog.products.get(product_id)
+        current = product.changes[-1] if product is not None and product.changes else None
+        if product is None or current is None or current.version not in versions:
             continue
         found = diff(versions[current.version].content, content_of(product))
         if found:
