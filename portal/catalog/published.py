@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +125,7 @@ def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
     """Check the archive against the catalog, seal new current versions, or raise `CatalogError`."""
     root = catalog.root / PUBLISHED_DIR
     manifest, snapshots, problems = _read_archive(catalog)
-    problems.extend(_drafts(catalog, snapshots))
+    problems.extend(p for _, p in _drafts(catalog, snapshots))
     if problems:
         raise CatalogError(problems)
     new = [
@@ -148,15 +148,24 @@ def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
     return _archive(snapshots)
 
 
-def load_drafts(catalog: Catalog) -> tuple[Archive, list[Problem]]:
-    """The archive and the edits still waiting for their change entry; never writes a file.
+def load_drafts(
+    catalog: Catalog, product_ids: Iterable[str] | None = None
+) -> tuple[Archive, dict[str, Problem]]:
+    """The archive and, by product, the edits still waiting for their change entry.
 
-    Raises `CatalogError` for every other problem, exactly as `load_archive`.
+    Only `product_ids` are compared (all when None): the preview asks about those it saw
+    change. Never writes a file; raises `CatalogError` for every other problem, as
+    `load_archive` does.
     """
     _, snapshots, problems = _read_archive(catalog)
     if problems:
         raise CatalogError(problems)
-    return _archive(snapshots), list(_drafts(catalog, snapshots))
+    wanted = (
+        snapshots
+        if product_ids is None
+        else {pid: snapshots[pid] for pid in product_ids if pid in snapshots}
+    )
+    return _archive(snapshots), dict(_drafts(catalog, wanted))
 
 
 def _read_archive(
@@ -317,7 +326,9 @@ def _check_products(
                 )
 
 
-def _drafts(catalog: Catalog, snapshots: Mapping[str, Mapping[int, Snapshot]]) -> Iterator[Problem]:
+def _drafts(
+    catalog: Catalog, snapshots: Mapping[str, Mapping[int, Snapshot]]
+) -> Iterator[tuple[str, Problem]]:
     """Products whose current documentation differs from the snapshot of their current version."""
     products_dir = catalog.root / "products"
     for product_id, versions in snapshots.items():
@@ -328,13 +339,16 @@ def _drafts(catalog: Catalog, snapshots: Mapping[str, Mapping[int, Snapshot]]) -
         found = diff(versions[current.version].content, content_of(product))
         if found:
             dotted = ".".join(found[0].path)
-            yield _problem_at(
-                products_dir / f"{product_id}.yaml",
-                found[0].path,
-                f"{dotted}: differs from published version {current.version} "
-                f"({len(found)} field{'s' if len(found) != 1 else ''} changed); a published "
-                f"version never changes: add a change with version {current.version + 1} "
-                "that says what changed",
+            yield (
+                product_id,
+                _problem_at(
+                    products_dir / f"{product_id}.yaml",
+                    found[0].path,
+                    f"{dotted}: differs from published version {current.version} "
+                    f"({len(found)} field{'s' if len(found) != 1 else ''} changed); a published "
+                    f"version never changes: add a change with version {current.version + 1} "
+                    "that says what changed",
+                ),
             )
 
 

@@ -30,9 +30,15 @@ class PortalPlugin(BasePlugin[PortalConfig]):  # type: ignore[no-untyped-call]
     """Adds the pages and files generated from the catalog to a MkDocs build."""
 
     renderer: Renderer | None = None
+    # Set by the preview (`portal.docs.engine`), which loads the catalog itself: drafts are
+    # allowed there and nothing is sealed.
+    given: Renderer | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Load and check the catalog and its archive; any problem aborts the build."""
+        if self.given is not None:
+            self.renderer = self.given
+            return config
         try:
             catalog, archive = prepare(self.config.catalog_dir)
         except CatalogError as err:

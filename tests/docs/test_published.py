@@ -62,8 +62,9 @@ def test_the_preview_reads_an_unpublished_edit_as_a_draft(catalog_dir: Path) -> 
     product = catalog_dir / "products/lumen-large-3.yaml"
     _edit(product, "intended_uses: General text", "intended_uses: Any text")
     archive, drafts = load_drafts(load_catalog(catalog_dir))
-    assert [str(d) for d in drafts] == _messages(catalog_dir)
-    assert "add a change with version 4" in str(drafts[0])
+    assert [str(d) for d in drafts.values()] == _messages(catalog_dir)
+    assert "add a change with version 4" in str(drafts["lumen-large-3"])
+    assert load_drafts(load_catalog(catalog_dir), ["lumen-ultra"])[1] == {}
     assert archive.get("lumen-large-3", 3) is not None
     assert sorted(p.as_posix() for p in catalog_dir.rglob("*.json")) == before
 
