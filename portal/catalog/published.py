@@ -19,11 +19,12 @@ team announces a deprecation or withdrawal as a new version, so customers hear o
   lawyer edited the YAML without publishing a new version, so the build points at the first
   field that differs and asks for a change with the next version number.
 Then, with `seal=True`, it writes the snapshot of each current version not yet archived (the
-first build after a lawyer adds a change) and records its hash. `load_drafts(catalog)` is the
-preview's reading: the same checks, nothing sealed, and the last kind of problem (an edit
-waiting for its change entry) returned as a draft rather than raised, so the edit can be seen
-before it is published. Earlier versions render from
+first build after a lawyer adds a change) and records its hash. Earlier versions render from
 their snapshots; a version published before the archive existed has only its summary.
+
+The preview reads it another way: `read_archive` makes the same checks but seals nothing, and
+`find_drafts` returns the last kind of problem (an edit waiting for its change entry) rather
+than raising it, so the legal team sees the edit first and writes the change entry second.
 """
 
 from __future__ import annotations
@@ -148,24 +149,24 @@ def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
     return _archive(snapshots)
 
 
-def load_drafts(
-    catalog: Catalog, product_ids: Iterable[str] | None = None
-) -> tuple[Archive, dict[str, Problem]]:
-    """The archive and, by product, the edits still waiting for their change entry.
+def read_archive(catalog: Catalog) -> Archive:
+    """The archive as it stands, checked as by `load_archive` but for drafts; never writes.
 
-    Only `product_ids` are compared (all when None): the preview asks about those it saw
-    change. Never writes a file; raises `CatalogError` for every other problem, as
-    `load_archive` does.
+    The preview reads the archive this way, then asks `find_drafts` about what changed.
     """
     _, snapshots, problems = _read_archive(catalog)
     if problems:
         raise CatalogError(problems)
-    wanted = (
-        snapshots
-        if product_ids is None
-        else {pid: snapshots[pid] for pid in product_ids if pid in snapshots}
-    )
-    return _archive(snapshots), dict(_drafts(catalog, wanted))
+    return _archive(snapshots)
+
+
+def find_drafts(
+    catalog: Catalog, archive: Archive, product_ids: Iterable[str] | None = None
+) -> dict[str, Problem]:
+    """By product, the edits still waiting for their change entry (of `product_ids`, or all)."""
+    snapshots = archive.snapshots
+    ids = snapshots if product_ids is None else [p for p in product_ids if p in snapshots]
+    return dict(_drafts(catalog, {pid: snapshots[pid] for pid in ids}))
 
 
 def _read_archive(
