@@ -22,11 +22,11 @@ from mkdocs.commands.build import build, get_context
 from mkdocs.config import load_config
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import BasePlugin, event_priority
-from mkdocs.structure.files import Files
+from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import Navigation
 from mkdocs.structure.pages import Page
 
-from portal.docs.plugin import PortalPlugin
+from portal.docs.plugin import PortalPlugin, inclusion
 from portal.docs.render import INCLUDE, Renderer, Site
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,9 @@ class Engine:
     def rebuild(self, renderer: Renderer, site: Site, *, sources: bool = True) -> list[str]:
         """Build again the pages of `site` (and, with `sources`, hand-written pages with markers).
 
-        Returns MkDocs' warnings. Pages the last full build did not have are ignored: a new or
-        removed product takes a full build.
+        Returns MkDocs' warnings. A page the last full build did not have (the version page of a
+        new change entry) is added, out of the navigation; the preview takes a full build for a
+        product added or removed.
         """
         assert self.recorder is not None, "build() first"
         self.plugin.renderer = renderer
@@ -115,9 +116,13 @@ class Engine:
             pages = []
             for uri, text in site.pages.items():
                 file = files.get_file_from_path(uri)
-                if file is not None and file.page is not None:
-                    file.content_string = text
-                    pages.append(file.page)
+                if file is None:  # a new version page: added before any page links to it
+                    file = File.generated(self.config, uri, content=text, inclusion=inclusion(uri))
+                    files.append(file)
+                    Page(None, file, self.config)
+                file.content_string = text
+                assert file.page is not None
+                pages.append(file.page)
             if sources:
                 pages.extend(self._with_markers())
             for page in pages:
