@@ -158,8 +158,9 @@ class Preview:
             self._show(drafts=shown, warnings=self.status.warnings)
             return
         # The edited products' own pages first: that is the page the legal team is looking at.
-        site = renderer.affected(changed)
-        own = Site(pages={u: t for u, t in site.pages.items() if _page_of(u, changed)})
+        own = Site()
+        for pid in sorted(changed):
+            own.pages.update(renderer.product_pages(pid))
         warnings = self.engine.rebuild(renderer, own, sources=False)
         self._show(drafts=shown, warnings=warnings)
         first = time.perf_counter() - start
@@ -214,9 +215,3 @@ class Preview:
             self.echo(f"warning: {line}")
         if not (new.problems or new.drafts or new.warnings) and old.version:
             self.echo("No problems.")
-
-
-def _page_of(uri: str, product_ids: set[str]) -> bool:
-    """Whether `uri` is a product's own page or one of its version pages."""
-    parts = uri.split("/")
-    return len(parts) > 2 and parts[0] == "products" and parts[1] in product_ids

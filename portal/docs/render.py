@@ -141,6 +141,15 @@ class Renderer:
             return set()
         return {*product["based_on"], *self.children[product_id]}
 
+    def product_pages(self, product_id: str) -> dict[str, str]:
+        """One product's own page and its version pages."""
+        product = self.products[product_id]
+        pages = {product_uri(product_id): self._product(product)}
+        for change in product["changes"]:
+            uri = version_uri(product_id, change["version"])
+            pages[uri] = self._version(product, change["version"], uri)
+        return pages
+
     def _lists(self, product_ids: Iterable[str]) -> Site:
         """The pages of `product_ids`, the lists of products and changes, the feed, catalog.json."""
         site = Site()
@@ -149,11 +158,7 @@ class Renderer:
             "products.md.j2", "products/index.md", rows=rows
         )
         for pid in product_ids:
-            product = self.products[pid]
-            site.pages[product_uri(pid)] = self._product(product)
-            for change in product["changes"]:
-                uri = version_uri(pid, change["version"])
-                site.pages[uri] = self._version(product, change["version"], uri)
+            site.pages.update(self.product_pages(pid))
         site.pages["classifications/index.md"] = self._page(
             "classifications.md.j2",
             "classifications/index.md",
