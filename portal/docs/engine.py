@@ -4,8 +4,9 @@
 that after a save it builds again only the pages that changed. The full build is MkDocs' own
 `build()`; a small recorder plugin keeps the files, navigation and theme environment it made.
 A page is then built again the way MkDocs builds one (read the Markdown, convert it, render the
-theme template, with every plugin's page events) and written through a temporary file, so the
-server never sends half a page. Like `plugin.py`, this module moves if the docs engine changes.
+theme template, with the plugins' page events but the search index's) and written through a
+temporary file, so the server never sends half a page. Like `plugin.py`, this module moves if
+the docs engine changes.
 """
 
 from __future__ import annotations
@@ -172,7 +173,8 @@ class Engine:
         try:
             context = get_context(nav, self.recorder.files.documentation_pages(), config, page)
             template = self.recorder.env.get_template(page.meta.get("template", "main.html"))
-            context = plugins.on_page_context(context, page=page, config=config, nav=nav)
+            # No `page_context` event: its one user here is the search plugin, which collects
+            # the search index that full builds alone write (a third of a rebuild's time).
             output = plugins.on_post_page(template.render(context), page=page, config=config)
             _write(Path(page.file.abs_dest_path), output)
         finally:
