@@ -85,12 +85,16 @@ class Preview:
         """Bring the site up to date after `paths` changed (called by the watcher)."""
         catalog_dir = self.catalog_dir.absolute()
         with self._lock:
-            if self._good is None or any(
-                not p.absolute().is_relative_to(catalog_dir) for p in paths
-            ):
-                self._full()
-            else:
-                self._catalog()
+            try:
+                if self._good is None or any(
+                    not p.absolute().is_relative_to(catalog_dir) for p in paths
+                ):
+                    self._full()
+                else:
+                    self._catalog()
+            except Exception as err:  # a broken template, say: shown, and the preview goes on
+                log.exception("The preview could not render the change")
+                self._show(problems=[f"the preview could not render the change: {err}"])
 
     def _load(self) -> tuple[Catalog, Archive, set[str] | None] | None:
         """The catalog, its archive and the products changed since the last good load (None:
