@@ -85,17 +85,22 @@ class Engine:
         Not strict: the preview shows the site and lists the warnings that `portal build`
         (strict) would refuse, rather than showing nothing.
         """
-        self.config = self._load(site_dir)
-        self.config.strict = False
-        self.plugin.given = renderer
-        self.recorder = _Recorder()
-        self.config.plugins["portal-preview"] = self.recorder
+        config = self._load(site_dir)
+        config.strict = False
+        plugin = config.plugins.get("portal")
+        if not isinstance(plugin, PortalPlugin):
+            raise LookupError(f"{self.config_file} does not use the portal plugin")
+        plugin.given = renderer
+        recorder = _Recorder()
+        config.plugins["portal-preview"] = recorder
         with _warnings() as warnings:
-            self.config.plugins.on_startup(command="build", dirty=False)
+            config.plugins.on_startup(command="build", dirty=False)
             try:
-                build(self.config)
+                build(config)
             finally:
-                self.config.plugins.on_shutdown()
+                config.plugins.on_shutdown()
+        # Only a finished build replaces the one single pages are built into.
+        self.config, self.recorder = config, recorder
         return warnings
 
     def rebuild(self, renderer: Renderer, site: Site, *, sources: bool = True) -> list[str]:
