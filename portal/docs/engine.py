@@ -66,7 +66,10 @@ class Engine:
 
     @property
     def plugin(self) -> PortalPlugin:
-        plugin = self.config.plugins.get("portal")
+        return self._portal(self.config)
+
+    def _portal(self, config: MkDocsConfig) -> PortalPlugin:
+        plugin = config.plugins.get("portal")
         if not isinstance(plugin, PortalPlugin):
             raise LookupError(f"{self.config_file} does not use the portal plugin")
         return plugin
@@ -87,10 +90,7 @@ class Engine:
         """
         config = self._load(site_dir)
         config.strict = False
-        plugin = config.plugins.get("portal")
-        if not isinstance(plugin, PortalPlugin):
-            raise LookupError(f"{self.config_file} does not use the portal plugin")
-        plugin.given = renderer
+        self._portal(config).given = renderer
         recorder = _Recorder()
         config.plugins["portal-preview"] = recorder
         with _warnings() as warnings:
