@@ -3,6 +3,8 @@
 Both builds use the same theme, plugins and navigation; the plain build reads the pages that
 `portal render` wrote to disk beforehand, so the ratio is the whole cost of the catalog layer
 (load, checks, archive, rendering) next to MkDocs itself. Target: a ratio of at most 1.10.
+The two builds alternate for `ROUNDS` rounds (which goes first alternates too) and the report
+gives medians: on a shared machine one pair of builds drifts by several percent either way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,7 @@ from portal.docs.render import Renderer, write_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = 1000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def make_catalog(root: Path, count: int = PRODUCTS) -> None:
@@ -78,8 +82,12 @@ def main() -> None:
         plain.write_text(plain_config(ROOT / "mkdocs.yml", work / "docs"), encoding="utf-8")
 
         env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PORTAL_CATALOG_DIR": str(catalog_dir)}
-        with_plugin = _mkdocs(ROOT / "mkdocs.yml", work / "out-plugin", env)
-        without = _mkdocs(plain, work / "out-plain", env)
+        runs: dict[str, list[tuple[float, float]]] = {"plugin": [], "plain": []}
+        configs = {"plugin": ROOT / "mkdocs.yml", "plain": plain}
+        for round_ in range(ROUNDS):
+            order = ("plugin", "plain") if round_ % 2 == 0 else ("plain", "plugin")
+            for name in order:
+                runs[name].append(_mkdocs(configs[name], work / f"out-{name}", env))
 
         pages = sum(1 for _ in (work / "out-plugin").rglob("index.html"))
         same = pages == sum(1 for _ in (work / "out-plain").rglob("index.html"))
@@ -87,16 +95,24 @@ def main() -> None:
         print(f"catalog: {count} products, {pages} pages ({len(site.pages)} generated)")
         print(f"first check, sealing {count} current versions: {seal:.2f} s")
         print(f"catalog layer alone (load, archive check, render): CPU {layer:.2f} s")
-        for name, (wall, cpu) in (("with the plugin", with_plugin), ("of rendered pages", without)):
+        print(f"{ROUNDS} interleaved rounds; medians:")
+        median = {
+            name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
+            for name, r in runs.items()
+        }
+        for name, label in (("plugin", "with the plugin"), ("plain", "of rendered pages")):
+            wall, cpu = median[name]
             print(
-                f"mkdocs build {name:17} wall {wall:7.2f} s ({pages / wall:5.1f} pages/s), "
+                f"mkdocs build {label:17} wall {wall:7.2f} s ({pages / wall:5.1f} pages/s), "
                 f"CPU {cpu:7.2f} s ({pages / cpu:5.1f} pages/s)"
             )
-        wall_ratio, cpu_ratio = with_plugin[0] / without[0], with_plugin[1] / without[1]
+        wall_ratios = [a[0] / b[0] for a, b in zip(runs["plugin"], runs["plain"], strict=True)]
+        cpu_ratios = [a[1] / b[1] for a, b in zip(runs["plugin"], runs["plain"], strict=True)]
+        print("per-round ratio plugin / plain, CPU: " + ", ".join(f"{r:.3f}" for r in cpu_ratios))
+        print("per-round ratio plugin / plain, wall: " + ", ".join(f"{r:.3f}" for r in wall_ratios))
         print(
-            f"ratio plugin / plain: CPU {cpu_ratio:.3f}, wall {wall_ratio:.3f} "
-            f"(target <= 1.10); same pages: {same}"
+            f"median ratio plugin / plain: CPU {statistics.median(cpu_ratios):.3f}, "
+            f"wall {statistics.median(wall_ratios):.3f} (target <= 1.10); same pages: {same}"
         )
-        # On a shared machine the two builds' times drift by several percent either way; the
-        # layer's own CPU time beside the plain build is the steadier measure of its cost.
-        print(f"catalog layer CPU / plain build CPU: {layer / without[1]:.3f}")
+        # The layer's own CPU time beside the plain build is the steadier measure of its cost.
+        print(f"catalog layer CPU / plain build CPU: {layer / median['plain'][1]:.3f}")

@@ -15,6 +15,7 @@ COMMAND_MODULES = {
     "check": "catalog",
     "schema": "catalog",
     "build": "site",
+    "preview": "site",
     "render": "site",
     "export": "site",
     "serve": "cases",

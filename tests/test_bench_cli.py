@@ -22,13 +22,16 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_names_every_benchmark() -> None:
     done = _bench("--help")
     assert done.returncode == 0
-    assert "among catalog, dashboard, intake, site" in done.stdout
+    assert "among catalog, dashboard, intake, preview, site" in done.stdout
 
 
 def test_an_unknown_name_is_a_plain_error_and_runs_nothing() -> None:
     done = _bench("catalog", "nope")
     assert done.returncode == 2
-    assert "no benchmark called nope; there are catalog, dashboard, intake, site" in done.stderr
+    assert (
+        "no benchmark called nope; there are catalog, dashboard, intake, preview, site"
+        in done.stderr
+    )
     assert "==" not in done.stdout  # not even the known one
 
 

@@ -21,6 +21,10 @@ team announces a deprecation or withdrawal as a new version, so customers hear o
 Then, with `seal=True`, it writes the snapshot of each current version not yet archived (the
 first build after a lawyer adds a change) and records its hash. Earlier versions render from
 their snapshots; a version published before the archive existed has only its summary.
+
+The preview reads it another way: `read_archive` makes the same checks but seals nothing, and
+`find_drafts` returns the last kind of problem (an edit waiting for its change entry) rather
+than raising it, so the legal team sees the edit first and writes the change entry second.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,15 +125,8 @@ def dumps(data: Mapping[str, Any]) -> bytes:
 def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
     """Check the archive against the catalog, seal new current versions, or raise `CatalogError`."""
     root = catalog.root / PUBLISHED_DIR
-    problems: list[Problem] = []
-    manifest = _read_manifest(root / MANIFEST, problems)
-    snapshots: dict[str, dict[int, Snapshot]] = {}
-    for name, expected in manifest.items():
-        snap = _read_snapshot(root, name, expected, problems)
-        if snap is not None:
-            snapshots.setdefault(snap.product_id, {})[snap.version] = snap
-    problems.extend(_unrecorded(root, manifest))
-    problems.extend(_check_products(catalog, snapshots))
+    manifest, snapshots, problems = _read_archive(catalog)
+    problems.extend(p for _, p in _drafts(catalog, snapshots))
     if problems:
         raise CatalogError(problems)
     new = [
@@ -149,6 +146,47 @@ def load_archive(catalog: Catalog, *, seal: bool = True) -> Archive:
         _write(
             root / MANIFEST, (json.dumps(dict(sorted(manifest.items())), indent=2) + "\n").encode()
         )
+    return _archive(snapshots)
+
+
+def read_archive(catalog: Catalog) -> Archive:
+    """The archive as it stands, checked as by `load_archive` but for drafts; never writes.
+
+    The preview reads the archive this way, then asks `find_drafts` about what changed.
+    """
+    _, snapshots, problems = _read_archive(catalog)
+    if problems:
+        raise CatalogError(problems)
+    return _archive(snapshots)
+
+
+def find_drafts(
+    catalog: Catalog, archive: Archive, product_ids: Iterable[str] | None = None
+) -> dict[str, Problem]:
+    """By product, the edits still waiting for their change entry (of `product_ids`, or all)."""
+    snapshots = archive.snapshots
+    ids = snapshots if product_ids is None else [p for p in product_ids if p in snapshots]
+    return dict(_drafts(catalog, {pid: snapshots[pid] for pid in ids}))
+
+
+def _read_archive(
+    catalog: Catalog,
+) -> tuple[dict[str, str], dict[str, dict[int, Snapshot]], list[Problem]]:
+    """The manifest, the snapshots it vouches for, and every problem but drafts."""
+    root = catalog.root / PUBLISHED_DIR
+    problems: list[Problem] = []
+    manifest = _read_manifest(root / MANIFEST, problems)
+    snapshots: dict[str, dict[int, Snapshot]] = {}
+    for name, expected in manifest.items():
+        snap = _read_snapshot(root, name, expected, problems)
+        if snap is not None:
+            snapshots.setdefault(snap.product_id, {})[snap.version] = snap
+    problems.extend(_unrecorded(root, manifest))
+    problems.extend(_check_products(catalog, snapshots))
+    return manifest, snapshots, problems
+
+
+def _archive(snapshots: Mapping[str, Mapping[int, Snapshot]]) -> Archive:
     return Archive({pid: dict(sorted(v.items())) for pid, v in snapshots.items()})
 
 
@@ -287,19 +325,31 @@ def _check_products(
                     f"{'substantial' if snap.substantial else 'not substantial'}; a published "
                     "version's date and substantial flag cannot change",
                 )
-        current = product.changes[-1] if product.changes else None
-        if current is None or current.version not in versions:
+
+
+def _drafts(
+    catalog: Catalog, snapshots: Mapping[str, Mapping[int, Snapshot]]
+) -> Iterator[tuple[str, Problem]]:
+    """Products whose current documentation differs from the snapshot of their current version."""
+    products_dir = catalog.root / "products"
+    for product_id, versions in snapshots.items():
+        product = catalog.products.get(product_id)
+        current = product.changes[-1] if product is not None and product.changes else None
+        if product is None or current is None or current.version not in versions:
             continue
         found = diff(versions[current.version].content, content_of(product))
         if found:
             dotted = ".".join(found[0].path)
-            yield _problem_at(
-                products_dir / f"{product_id}.yaml",
-                found[0].path,
-                f"{dotted}: differs from published version {current.version} "
-                f"({len(found)} field{'s' if len(found) != 1 else ''} changed); a published "
-                f"version never changes: add a change with version {current.version + 1} "
-                "that says what changed",
+            yield (
+                product_id,
+                _problem_at(
+                    products_dir / f"{product_id}.yaml",
+                    found[0].path,
+                    f"{dotted}: differs from published version {current.version} "
+                    f"({len(found)} field{'s' if len(found) != 1 else ''} changed); a published "
+                    f"version never changes: add a change with version {current.version + 1} "
+                    "that says what changed",
+                ),
             )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from portal.catalog import CatalogError, load_catalog
+from portal.catalog.published import find_drafts, read_archive
 from portal.catalog.schema import product_schema
 
 
@@ -27,6 +28,12 @@ def check(catalog_dir: Path, quiet: bool) -> None:
     """
     try:
         catalog = load_catalog(catalog_dir)
+        # What `portal build` refuses too: an edit of a published version without its change
+        # entry, or an altered archive. Read only: `check` never seals a version.
+        archive = read_archive(catalog)
+        drafts = find_drafts(catalog, archive)
+        if drafts:
+            raise CatalogError(list(drafts.values()))
     except CatalogError as err:
         for problem in err.problems:
             click.echo(str(problem), err=True)

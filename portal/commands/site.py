@@ -1,7 +1,9 @@
-"""`portal build`, `portal render` and `portal export`: publish the site and answer requests."""
+"""`portal build`, `portal preview`, `portal render` and `portal export`: the site and the Form."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -66,6 +68,62 @@ def build(site_dir: Path, config_file: Path, catalog_dir: Path) -> None:
         click.echo("The site was not built; the previous site is unchanged.", err=True)
         sys.exit(1)
     click.echo(f"Built {built.pages} pages into {site_dir}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=int, help="The port (0: any free port)."
+)
+@click.option(
+    "-f",
+    "--config-file",
+    default="mkdocs.yml",
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The MkDocs configuration.",
+)
+@click.option(
+    "--catalog",
+    "catalog_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The catalog folder (default: the one the configuration names).",
+)
+def preview(host: str, port: int, config_file: Path, catalog_dir: Path | None) -> None:
+    """Build the site, serve it, and keep it current while the catalog or templates change."""
+    # Imported here: `portal build` and `portal check` need neither MkDocs nor Flask loaded.
+    from portal.docs.preview import Preview
+    from portal.docs.server import Server
+    from portal.docs.watch import Watcher
+    from portal.web.security import SECURITY_HEADERS
+
+    if catalog_dir is not None:  # as `portal build --catalog` tells the plugin
+        os.environ["PORTAL_CATALOG_DIR"] = str(catalog_dir.absolute())
+    site = Preview(config_file, echo=lambda line: click.echo(line, err=True))
+    try:
+        server = Server((host, port), site, SECURITY_HEADERS)
+    except OSError as err:
+        site.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror}") from None
+    watcher = Watcher(site.watched, site.changed)
+    # A stop from outside (SIGTERM) ends as Ctrl+C does, removing the preview's folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.start()
+        watcher.start()  # before the first build: a save made meanwhile is not lost
+        click.echo(f"Serving http://{host}:{server.server_port}/ (Ctrl+C stops)", err=True)
+        site.start()
+        watched = ", ".join(os.path.relpath(p) for p in site.watched)
+        click.echo(f"Watching {watched}", err=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+        server.shutdown()
+        server.server_close()
+        site.close()
 
 
 @click.command()
@@ -158,4 +216,4 @@ def export(
         click.echo(f"Wrote the form for audience {audience} to {output}", err=True)
 
 
-COMMANDS = (build, render, export)
+COMMANDS = (build, preview, render, export)

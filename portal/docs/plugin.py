@@ -30,9 +30,15 @@ class PortalPlugin(BasePlugin[PortalConfig]):  # type: ignore[no-untyped-call]
     """Adds the pages and files generated from the catalog to a MkDocs build."""
 
     renderer: Renderer | None = None
+    # Set by the preview (`portal.docs.engine`), which loads the catalog itself: drafts are
+    # allowed there and nothing is sealed.
+    given: Renderer | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Load and check the catalog and its archive; any problem aborts the build."""
+        if self.given is not None:
+            self.renderer = self.given
+            return config
         try:
             catalog, archive = prepare(self.config.catalog_dir)
         except CatalogError as err:
@@ -54,7 +60,7 @@ class PortalPlugin(BasePlugin[PortalConfig]):  # type: ignore[no-untyped-call]
         assert self.renderer is not None
         site = self.renderer.site()
         for uri, text in site.pages.items():
-            files.append(File.generated(config, uri, content=text, inclusion=_inclusion(uri)))
+            files.append(File.generated(config, uri, content=text, inclusion=inclusion(uri)))
         for uri, text in site.files.items():
             files.append(File.generated(config, uri, content=text))
         log.info("%d pages generated from the catalog", len(site.pages))
@@ -77,8 +83,8 @@ class PortalPlugin(BasePlugin[PortalConfig]):  # type: ignore[no-untyped-call]
         return server
 
 
-def _inclusion(uri: str) -> InclusionLevel:
-    # Product and version pages stay out of the navigation: see `portal.docs.render`.
+def inclusion(uri: str) -> InclusionLevel:
+    """Product and version pages stay out of the navigation: see `portal.docs.render`."""
     return (
         InclusionLevel.NOT_IN_NAV
         if uri.startswith("products/") and uri != "products/index.md"

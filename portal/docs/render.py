@@ -104,6 +104,7 @@ class Renderer:
         templates_dir: Path | str,
         site_url: str | None,
         today: dt.date,
+        views: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.archive = archive
@@ -112,8 +113,12 @@ class Renderer:
         self.env = _environment(Path(templates_dir))
         # Shared by every page and by the macros, which are imported without context (faster).
         self.env.globals.update(classes=CLASSIFICATIONS, statuses=STATUSES, today=today)
-        # The only product data the templates ever get.
-        self.products = {pid: view(p) for pid, p in catalog.products.items()}
+        # The only product data the templates ever get. The preview hands over the `views` of
+        # products that did not change since its last render.
+        given = views or {}
+        self.products = {
+            pid: given[pid] if pid in given else view(p) for pid, p in catalog.products.items()
+        }
         self.names = {pid: p["name"] for pid, p in self.products.items()}
         self.children: dict[str, list[str]] = {pid: [] for pid in self.products}
         for pid, p in self.products.items():
@@ -122,27 +127,59 @@ class Renderer:
 
     def site(self) -> Site:
         """Every generated page and file."""
+        site = self._lists(self.products)
+        site.files[CATALOG_SCHEMA] = (
+            json.dumps(catalog_schema(), indent=2, ensure_ascii=False) + "\n"
+        )
+        return site
+
+    def affected(self, product_ids: Iterable[str]) -> Site:
+        """Only what depends on these products: their pages, their relatives' pages, every list.
+
+        The preview renders this after a product file is saved (`portal.docs.preview`).
+        """
+        ids: set[str] = set()
+        for pid in product_ids:
+            if pid in self.products:
+                ids.update({pid, *self.relatives(pid)})
+        return self._lists([pid for pid in self.products if pid in ids])
+
+    def relatives(self, product_id: str) -> set[str]:
+        """The products whose pages name this one: what it is based on, and what is based on it."""
+        product = self.products.get(product_id)
+        if product is None:
+            return set()
+        return {*product["based_on"], *self.children[product_id]}
+
+    def product_pages(self, product_id: str) -> dict[str, str]:
+        """One product's own page and its version pages."""
+        product = self.products[product_id]
+        pages = {product_uri(product_id): self._product(product)}
+        for change in product["changes"]:
+            uri = version_uri(product_id, change["version"])
+            pages[uri] = self._version(product, change["version"], uri)
+        if product.get("training_content_summary"):
+            uri = training_content_uri(product_id)
+            pages[uri] = self._page(
+                "training-content.md.j2",
+                uri,
+                product=product,
+                summary=product["training_content_summary"],
+                product_uri=product_uri(product_id),
+                parents=self._parents(product),
+                copyright_policy=self._copyright_policy_uri(),
+            )
+        return pages
+
+    def _lists(self, product_ids: Iterable[str]) -> Site:
+        """The pages of `product_ids`, the lists of products and changes, the feed, catalog.json."""
         site = Site()
         rows = [self._row(p) for p in self.products.values()]
         site.pages["products/index.md"] = self._page(
             "products.md.j2", "products/index.md", rows=rows
         )
-        for pid, product in self.products.items():
-            site.pages[product_uri(pid)] = self._product(product)
-            for change in product["changes"]:
-                uri = version_uri(pid, change["version"])
-                site.pages[uri] = self._version(product, change["version"], uri)
-            if product.get("training_content_summary"):
-                uri = training_content_uri(pid)
-                site.pages[uri] = self._page(
-                    "training-content.md.j2",
-                    uri,
-                    product=product,
-                    summary=product["training_content_summary"],
-                    product_uri=product_uri(pid),
-                    parents=self._parents(product),
-                    copyright_policy=self._copyright_policy_uri(),
-                )
+        for pid in product_ids:
+            site.pages.update(self.product_pages(pid))
         if self._copyright_policy_uri():
             site.pages[COPYRIGHT_POLICY] = self._copyright_policy()
         site.pages["classifications/index.md"] = self._page(
@@ -174,9 +211,6 @@ class Renderer:
         )
         site.files[FEED] = self.feed(entries)
         site.files[CATALOG_JSON] = self.catalog_json()
-        site.files[CATALOG_SCHEMA] = (
-            json.dumps(catalog_schema(), indent=2, ensure_ascii=False) + "\n"
-        )
         return site
 
     def includes(self, markdown: str, uri: str) -> str:

@@ -105,3 +105,25 @@ def test_check_imports_no_web_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_check_refuses_an_edit_of_published_text_as_the_build_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "catalog", tmp_path / "catalog")
+    chat = tmp_path / "catalog" / "products" / "lumen-chat.yaml"
+    text = chat.read_text()
+    old = "A chat assistant for writing, research and analysis."
+    assert old in text
+    chat.write_text(text.replace(old, "A chat assistant for drafting contracts."))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "catalog"])
+    assert result.exit_code == 1
+    assert "catalog/products/lumen-chat.yaml:28:20: documentation.use.intended_uses: differs" in (
+        result.output
+    )
+    assert "add a change with version 3" in result.output
+    assert sorted(p.name for p in (tmp_path / "catalog/published/lumen-chat").iterdir()) == [
+        "v1.json",
+        "v2.json",
+    ]  # nothing sealed

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal.catalog import CatalogError, load_catalog
-from portal.catalog.published import MANIFEST, load_archive
+from portal.catalog.published import MANIFEST, find_drafts, load_archive, read_archive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,6 +54,21 @@ def test_editing_a_published_version_fails_at_the_field(catalog_dir: Path) -> No
         "from published version 4 (1 field changed); a published version never changes: add a "
         "change with version 5 that says what changed"
     ]
+
+
+def test_the_preview_reads_an_unpublished_edit_as_a_draft(catalog_dir: Path) -> None:
+    """`find_drafts` returns the same message as a draft, and nothing is sealed."""
+    before = sorted(p.as_posix() for p in catalog_dir.rglob("*.json"))
+    product = catalog_dir / "products/lumen-large-3.yaml"
+    _edit(product, "intended_uses: General text", "intended_uses: Any text")
+    catalog = load_catalog(catalog_dir)
+    archive = read_archive(catalog)
+    drafts = find_drafts(catalog, archive)
+    assert [str(d) for d in drafts.values()] == _messages(catalog_dir)
+    assert "add a change with version 5" in str(drafts["lumen-large-3"])
+    assert find_drafts(catalog, archive, ["lumen-ultra"]) == {}
+    assert archive.get("lumen-large-3", 4) is not None
+    assert sorted(p.as_posix() for p in catalog_dir.rglob("*.json")) == before
 
 
 def test_a_new_version_is_sealed_on_first_build(catalog_dir: Path) -> None:

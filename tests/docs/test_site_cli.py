@@ -173,8 +173,10 @@ def test_export_contract(workdir: Path) -> None:
 
 
 def test_docs_modules_other_than_the_plugin_do_not_import_mkdocs() -> None:
+    """The preview's engine (`engine.py`, and what imports it) is the other MkDocs module."""
     code = (
         "import sys, portal.docs.render, portal.docs.publish, portal.docs.legal, "
+        "portal.docs.watch, "
         "portal.catalog.published, portal.catalog.export; "
         "top = {m.split('.')[0] for m in sys.modules}; "
         "print({'mkdocs', 'material', 'flask', 'sqlalchemy'} & top)"
@@ -184,9 +186,10 @@ def test_docs_modules_other_than_the_plugin_do_not_import_mkdocs() -> None:
 
 
 def test_plugin_holds_hooks_only() -> None:
+    """Hooks, plus the renderer it uses (`given` is the one the preview hands over)."""
     own = [
         n
         for n in vars(plugin.PortalPlugin)
-        if not n.startswith("_") and n not in ("renderer", "config_scheme")
+        if not n.startswith("_") and n not in ("renderer", "given", "config_scheme")
     ]
     assert own and all(n.startswith("on_") for n in own)
