@@ -73,6 +73,9 @@ RULES: dict[str, Rule] = {
     "resolve": Rule((INCIDENT,), ("received", "in-progress")),
     "set-categories": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
     "set-awareness": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
+    "message": Rule((INCIDENT, REQUEST), (*ALL_OPEN, "closed")),
+    "reopen": Rule((REQUEST,), ("answered", "closed")),
+    "mark-duplicate": Rule((INCIDENT, REQUEST), ALL_OPEN),
     "close": Rule((INCIDENT, REQUEST), ALL_OPEN),
     # An internal note for the team: kept in the audit trail, never shown to the submitter.
     "note": Rule((INCIDENT, REQUEST), (*ALL_OPEN, "closed")),
@@ -145,6 +148,19 @@ class _Awareness(_Fields):
     reason: LongText
 
 
+class _Message(_Fields):
+    body: LongText
+
+
+class _Reopening(_Fields):
+    reason: LongText
+    restart_clock: bool = False
+
+
+class _Duplicate(_Fields):
+    of: ShortText
+
+
 class _Closing(_Fields):
     reason: LongText
 
@@ -167,6 +183,9 @@ _FIELDS: dict[str, type[_Fields]] = {
     "resolve": _Resolution,
     "set-categories": _Categories,
     "set-awareness": _Awareness,
+    "message": _Message,
+    "mark-duplicate": _Duplicate,
+    "reopen": _Reopening,
     "close": _Closing,
     "note": _Note,
 }
@@ -303,7 +322,7 @@ def _request_clarification(
             "",
             data.message,
             "",
-            "Please reply on the portal's status page, with your reference and access token.",
+            "Please reply on the portal's status page, with your reference and access code.",
             "The time we have to answer stops until then; once your reply reaches us, a new",
             "full period for our answer begins.",
         ],
@@ -370,7 +389,7 @@ def _answer(session: Session, catalog: Catalog, case: Case, data: _Answer, now: 
         lines=[
             f"We have answered your request {case.reference}.",
             "",
-            "Read the answer on the portal's status page, with your reference and access token.",
+            "Read the answer on the portal's status page, with your reference and access code.",
         ],
     )
     return {
@@ -515,6 +534,76 @@ def _recompute_authority_report(catalog: Catalog, case: Case) -> dict[str, Any]:
     }
 
 
+def _message(session: Session, catalog: Catalog, case: Case, data: _Message, now: datetime) -> Any:
+    """Write to the submitter of any case, in any state: on the status page and by mail."""
+    message = _staff_message(session, case, data.body, now)
+    case.needs_attention = False
+    _mail_submitter(
+        session,
+        case,
+        now,
+        subject=f"A message about your case {case.reference}",
+        lines=[
+            f"The legal team wrote to you about {case.reference}:",
+            "",
+            data.body,
+            "",
+            "Reply on the portal's status page, with your reference and access code.",
+        ],
+    )
+    return {"message_id": message.id}
+
+
+def _reopen(session: Session, catalog: Catalog, case: Case, data: _Reopening, now: datetime) -> Any:
+    """Work on a request again; a new full response period only when staff judge the customer's
+    message a new, sufficiently precise request (`restart_clock`)."""
+    case.needs_attention = False
+    changes: dict[str, Any] = {**_set_status(case, "in-progress"), "reason": data.reason}
+    if data.restart_clock:
+        answered = case.deadline(RESPONSE)
+        if answered is not None:
+            number = sum(1 for d in case.deadlines if d.name.startswith(f"{RESPONSE}-")) + 1
+            answered.name = f"{RESPONSE}-{number}"
+            session.flush()
+        fresh = _new_deadline(RESPONSE, now, catalog.policy.deadlines.information_response, catalog)
+        case.deadlines.append(fresh)
+        changes["next_deadline"] = {RESPONSE: utc_iso(fresh.due_at)}
+    return changes
+
+
+def _mark_duplicate(
+    session: Session, catalog: Catalog, case: Case, data: _Duplicate, now: datetime
+) -> Any:
+    """Close a case that repeats another: it links to the other, and its clocks stop."""
+    original = find_case_for_staff(session, data.of)
+    if original is None or original.id == case.id:
+        raise ActionInvalid(
+            "no such other case",
+            [{"field": "of", "message": "must be the reference of another case"}],
+        )
+    if original.duplicate_of is not None:
+        raise ActionInvalid(
+            "the other case is a duplicate",
+            [{"field": "of", "message": f"is itself a duplicate of {original.duplicate_of}"}],
+        )
+    case.duplicate_of = original.reference
+    stopped = []
+    for deadline in case.deadlines:
+        if deadline.met_at is None and not deadline.paused:
+            deadline.paused, deadline.paused_at = True, now
+            stopped.append(deadline.name)
+    return {**_set_status(case, "closed"), "duplicate_of": original.reference, "stopped": stopped}
+
+
+def duplicates_of(session: Session, case: Case) -> list[str]:
+    """The references of the cases marked as duplicates of `case` (the other way of the link)."""
+    return list(
+        session.scalars(
+            select(Case.reference).where(Case.duplicate_of == case.reference).order_by(Case.id)
+        )
+    )
+
+
 def _close(session: Session, catalog: Catalog, case: Case, data: _Closing, now: datetime) -> Any:
     return {**_set_status(case, "closed"), "reason": data.reason}
 
@@ -532,6 +621,9 @@ _APPLY: dict[str, Any] = {
     "resolve": _resolve,
     "set-categories": _set_categories,
     "set-awareness": _set_awareness,
+    "message": _message,
+    "mark-duplicate": _mark_duplicate,
+    "reopen": _reopen,
     "close": _close,
     "note": _note,
 }

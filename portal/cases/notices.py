@@ -1,6 +1,6 @@
 """The mails a case sends, composed as outbox rows in the case's own transaction.
 
-They carry the reference and the deadlines, never the access token (mail is not a safe
+They carry the reference and the deadlines, never the access code (mail is not a safe
 place for it) and never what the submitter wrote (mail servers keep copies). The legal
 team's address is looked up by the sender when it sends, so it lives in configuration only.
 """
@@ -51,8 +51,8 @@ def acknowledgement(
         *_deadline_lines(case, timezone),
         "",
         "To follow your case or add information, open the portal's status page and enter the",
-        "reference and the access token shown when you submitted. For your safety we never",
-        "send the access token by mail; if you lost it, reply to this mail with the reference.",
+        "reference and the access code shown when you submitted. For your safety we never",
+        "send the access code by mail; if you lost it, reply to this mail with the reference.",
     ]
     return {
         "created_at": now,

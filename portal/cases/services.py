@@ -279,6 +279,8 @@ def add_message(
         )
         if author == "submitter":  # a reply to a clarification request restarts the clock
             actions.on_submitter_message(session, case, message)
+            if case.status in ("answered", "resolved", "closed"):
+                case.needs_attention = True  # the team had finished: a person must look
         session.commit()
     except Exception:
         session.rollback()

@@ -92,6 +92,9 @@ _TEXT_FIELDS = {
     "close": ("reason",),
     "note": ("note",),
     "set-categories": ("reason",),
+    "message": ("body",),
+    "mark-duplicate": ("of",),
+    "reopen": ("reason",),
     "set-awareness": ("source", "reason"),
 }
 
@@ -333,6 +336,8 @@ def act(reference: str) -> Any:
     payload: dict[str, Any] = {"action": name}
     for field in _TEXT_FIELDS.get(name, ()):
         payload[field] = request.form.get(field, "")
+    if name == "reopen":
+        payload["restart_clock"] = request.form.get("restart_clock") == "yes"
     if name in _LIST_FIELDS:
         payload[_LIST_FIELDS[name]] = request.form.getlist(_LIST_FIELDS[name])
     bad_dates = []
@@ -465,6 +470,9 @@ _DONE = {
     "close": "Case closed.",
     "note": "Note added (for the team only).",
     "set-categories": "Categories set; the report deadline follows them.",
+    "message": "Message sent to the submitter.",
+    "mark-duplicate": "Marked as a duplicate and closed; its deadlines stopped.",
+    "reopen": "Reopened: the request is in progress.",
     "set-awareness": "Awareness recorded; the report deadline runs from it.",
 }
 
@@ -507,6 +515,7 @@ def _case_page(
             else "",
             awareness_source=AWARENESS_SOURCES.get(case.awareness_source or "", ""),
             kept_until=case_kept_until(case, catalog.policy, session),
+            duplicates=actions.duplicates_of(session, case),
             submitted=_flatten(case.submission),
             deadlines=deadlines,
             messages=[
@@ -561,6 +570,7 @@ def _row(case: Case, now: datetime, zone: str) -> dict[str, Any]:
     upcoming = dashboard.next_deadline(case)
     return {
         "reference": case.reference,
+        "attention": case.needs_attention,
         "kind": KIND_TITLES.get(case.kind, case.kind),
         "status": case.status,
         "products": ", ".join(dashboard.products_of(case)),

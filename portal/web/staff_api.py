@@ -221,6 +221,7 @@ def staff_case_view(session: Session, case: Case, *, now: Any) -> dict[str, Any]
     """A case for the legal team: the summary, what was submitted, messages and audit trail."""
     body = dashboard.case_summary(case, now=now)
     body["submitted"] = case.submission
+    body["duplicates"] = actions.duplicates_of(session, case)
     body["messages"] = [
         {"author": m.author, "body": m.body, "sent_at": utc_iso(m.created_at)}
         for m in case.messages

@@ -1,0 +1,92 @@
+"""Conversations both ways and duplicates (issue 18): staff write to any submitter, a customer
+writing after the answer needs a person, a request reopens, a duplicate closes and links."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.cases.models import OutboxMail
+from portal.web import context
+
+
+def _mails_to_submitter(desk: Any, reference: str) -> list[OutboxMail]:
+    with desk.app.app_context(), context.new_session() as session:
+        return list(
+            session.scalars(
+                select(OutboxMail).where(
+                    OutboxMail.case_reference == reference, OutboxMail.recipient == "submitter"
+                )
+            )
+        )
+
+
+def test_staff_write_to_an_incident_reporter(any_desk):
+    desk = any_desk
+    receipt = desk.submit_incident()
+    ref = receipt["reference"]
+    answer = desk.act(ref, action="message", body="Could you send the model's exact answer?")
+    assert answer.status_code == 200, answer.json
+    mails = [m for m in _mails_to_submitter(desk, ref) if "A message about" in m.subject]
+    assert len(mails) == 1
+    assert "Could you send the model's exact answer?" in mails[0].body
+    assert receipt["access_token"] not in mails[0].body
+    assert "access code" in mails[0].body
+    seen = desk.public_case(receipt)
+    assert seen["messages"][-1]["body"] == "Could you send the model's exact answer?"
+
+
+def test_a_message_after_the_answer_needs_a_person_and_a_reopened_request_restarts(any_desk):
+    desk = any_desk
+    receipt = desk.submit_request()
+    ref = receipt["reference"]
+    assert (
+        desk.act(ref, action="answer", body="Version 25.11 reads 128k tokens.").status_code == 200
+    )
+    assert desk.staff_case(ref)["needs_attention"] is False
+    desk.clock.advance(days=2)
+    posted = desk.client.post(
+        f"/api/v1/cases/{ref}/messages",
+        json={"body": "And for version 26.02, with images too?"},
+        headers={"Authorization": f"Bearer {receipt['access_token']}"},
+    )
+    assert posted.status_code == 201
+    case = desk.staff_case(ref)
+    assert (case["status"], case["needs_attention"]) == ("answered", True)
+    reopened = desk.act(ref, action="reopen", reason="A new, precise question.", restart_clock=True)
+    assert reopened.status_code == 200, reopened.json
+    case = desk.staff_case(ref)
+    assert (case["status"], case["needs_attention"]) == ("in-progress", False)
+    running = [d for d in case["deadlines"] if d["met_at"] is None]
+    assert [d["name"] for d in running] == ["information-response"]
+    assert datetime.fromisoformat(running[0]["due_at"]) == desk.clock.now + timedelta(days=14)
+    assert "information-response-1" in [d["name"] for d in case["deadlines"]]
+
+
+def test_reopening_without_a_new_clock_keeps_the_met_deadline(desk):
+    ref = desk.submit_request()["reference"]
+    desk.act(ref, action="answer", body="Done.")
+    assert desk.act(ref, action="reopen", reason="Follow-up.").status_code == 200
+    case = desk.staff_case(ref)
+    assert case["status"] == "in-progress"
+    assert all(d["met_at"] is not None for d in case["deadlines"])
+
+
+def test_a_duplicate_closes_links_both_ways_and_stops_its_clocks(any_desk):
+    desk = any_desk
+    first = desk.submit_incident()["reference"]
+    again = desk.submit_incident()["reference"]
+    assert desk.act(again, action="mark-duplicate", of=again).status_code == 422
+    assert desk.act(again, action="mark-duplicate", of="INC-2026-999999").status_code == 422
+    answer = desk.act(again, action="mark-duplicate", of=first)
+    assert answer.status_code == 200, answer.json
+    case = desk.staff_case(again)
+    assert (case["status"], case["duplicate_of"]) == ("closed", first)
+    assert all(d["met_at"] is not None or d["paused"] for d in case["deadlines"])
+    assert case["next_due_at"] is None
+    assert desk.staff_case(first)["duplicates"] == [again]
+    # Not listed among open cases.
+    listed = desk.client.get("/api/v1/staff/cases", headers=desk.headers()).json
+    assert again not in {c["reference"] for c in listed["cases"]}
