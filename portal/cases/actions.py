@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.cases import audit, clocks
+from portal.cases import audit, clocks, notices
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.schemas import AwarenessSource, Instant, LongText, ShortText, errors_of
 from portal.cases.wording import KIND_NAMES, local_moment, utc_iso
@@ -199,6 +199,7 @@ def act(
     *,
     actor: str,
     now: datetime,
+    site_url: str = "",
 ) -> Case:
     """Carry out `payload` (`{"action": ..., fields}`) on `case` for `actor`, and commit."""
     now = _utc(now)
@@ -224,6 +225,7 @@ def act(
         raise ActionInvalid("some fields are not valid", errors_of(exc)) from None
     try:
         changes = _APPLY[name](session, catalog, case, data, now)
+        notices.add_links(session, case.reference, site_url)
         _refresh_next_due(case)
         case.updated_at = now
         session.flush()

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from portal.cases.models import Case, OutboxMail
 from portal.cases.wording import KIND_NAMES, deadline_title, local_moment, staff_deadline_title
 
@@ -113,3 +115,20 @@ def _deadline_lines(
         title = title_of(deadline.name)
         lines.append(f"{title}: due {local_moment(deadline.due_at, timezone)}.")
     return lines
+
+
+def add_links(session: Session, reference: str, site_url: str) -> None:
+    """End each mail about `reference` written in this transaction with the page to act on:
+    the status page for the submitter (which asks for the access code, never in a mail), the
+    case page for the legal team. Without the portal's address, mails go without a link."""
+    if not site_url:
+        return
+    root = site_url.rstrip("/")
+    for mail in session.new:
+        if not isinstance(mail, OutboxMail) or mail.case_reference != reference:
+            continue
+        if mail.recipient == SUBMITTER:
+            link = f"Your case's status page: {root}/status?reference={reference}"
+        else:
+            link = f"Case page: {root}/staff/cases/{reference}"
+        mail.body = mail.body.rstrip("\n") + f"\n\n{link}\n"

@@ -67,6 +67,7 @@ def submit_incident(
     *,
     now: datetime,
     idempotency: Idempotency | None = None,
+    site_url: str = "",
 ) -> Receipt:
     """Record a serious-incident notice and commit; a late notice is accepted and flagged.
 
@@ -102,6 +103,7 @@ def submit_incident(
         now=now,
         incident=(categories, now, "customer-notice"),
         idempotency=idempotency,
+        site_url=site_url,
     )
 
 
@@ -112,6 +114,7 @@ def open_incident(
     *,
     actor: str,
     now: datetime,
+    site_url: str = "",
 ) -> Receipt:
     """Record an incident the legal team learnt of itself, and commit.
 
@@ -135,6 +138,7 @@ def open_incident(
         now=now,
         incident=(categories, aware, data.source),
         actor=actor,
+        site_url=site_url,
     )
 
 
@@ -145,6 +149,7 @@ def submit_information_request(
     *,
     now: datetime,
     idempotency: Idempotency | None = None,
+    site_url: str = "",
 ) -> Receipt:
     """Record a request for information and commit; the answer is due under the policy."""
     now = _utc(now)
@@ -163,6 +168,7 @@ def submit_information_request(
         policy=policy,
         now=now,
         idempotency=idempotency,
+        site_url=site_url,
     )
 
 
@@ -179,6 +185,7 @@ def _record(
     incident: tuple[list[str], datetime, str] | None = None,
     actor: str = "submitter",
     idempotency: Idempotency | None = None,
+    site_url: str = "",
 ) -> Receipt:
     """Write one submission in one transaction and commit it; an incident also gets its
     categories, the provider's awareness and its source.
@@ -213,6 +220,7 @@ def _record(
             session.add(
                 OutboxMail(case_reference=reference, attempts=0, next_attempt_at=now, **mail)
             )
+        notices.add_links(session, reference, site_url)
         if idempotency is not None:
             idempotency_keys.record(session, idempotency, reference, now=now)
         session.flush()  # a key another request just used fails here, before the audit
@@ -259,6 +267,7 @@ def add_message(
     now: datetime,
     author: str = "submitter",
     timezone: str = "Europe/Paris",
+    site_url: str = "",
 ) -> Message:
     """Add a follow-up to `case`, tell the legal team, record it, and commit."""
     now = _utc(now)
@@ -268,6 +277,7 @@ def add_message(
         case.updated_at = now
         if author == "submitter":
             session.add(notices.follow_up_notice(case, timezone=timezone, now=now))
+            notices.add_links(session, case.reference, site_url)
         session.flush()
         audit.record(
             session,

@@ -23,7 +23,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.cases import idempotency, schemas, services
 from portal.cases.models import Case
-from portal.web.context import get_catalog, new_session, read_session, utcnow, wake_mailer
+from portal.web.context import (
+    get_catalog,
+    new_session,
+    read_session,
+    site_url,
+    utcnow,
+    wake_mailer,
+)
 from portal.web.extensions import limiter
 
 log = logging.getLogger(__name__)
@@ -99,7 +106,9 @@ def _take(
         if once is not None and (answer := _replay(session, once, now)) is not None:
             return answer
         try:
-            receipt = submit(session, get_catalog(), valid, now=now, idempotency=once)
+            receipt = submit(
+                session, get_catalog(), valid, now=now, idempotency=once, site_url=site_url()
+            )
         except IntegrityError:
             # Another request with this key committed first: answer its receipt.
             session.rollback()
@@ -154,7 +163,12 @@ def add_message(reference: str) -> tuple[Response, int, dict[str, str]]:
         valid = _validate(schemas.MessageSubmission, data, now)
         assert isinstance(valid, schemas.MessageSubmission)
         message = services.add_message(
-            session, case, valid.body, now=now, timezone=get_catalog().policy.timezone
+            session,
+            case,
+            valid.body,
+            now=now,
+            timezone=get_catalog().policy.timezone,
+            site_url=site_url(),
         )
         body = {
             "author": message.author,

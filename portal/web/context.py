@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.catalog import Catalog
@@ -40,6 +40,13 @@ def new_session() -> Session:
     """A new database session; close it (a `with` block does) when the request is done."""
     factory: sessionmaker[Session] = current_app.extensions[SESSIONS]
     return factory()
+
+
+def site_url() -> str:
+    """The portal's public address for links in mails: `SITE_URL` (`PORTAL_SITE_URL`), else
+    the address this request came to."""
+    configured = current_app.config.get("SITE_URL")
+    return str(configured or request.url_root).rstrip("/")
 
 
 def utcnow() -> datetime:

@@ -37,7 +37,7 @@ from portal.cases import schemas, services
 from portal.cases.models import Case
 from portal.cases.wording import local_moment
 from portal.catalog import Catalog
-from portal.web.context import CATALOG, get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import CATALOG, get_catalog, new_session, site_url, utcnow, wake_mailer
 from portal.web.display import (
     KIND_TITLES,
     STATUS_TEXTS,
@@ -146,10 +146,13 @@ def request_information() -> BaseResponse:
 def status() -> Response:
     """Ask for the reference and access code (POST only), then show the case."""
     catalog = get_catalog()
+    # A mail's link names the reference (`?reference=`): the page then asks only for the code.
+    asked = str(request.args.get("reference", ""))[:20].strip().upper()
     form = build_form(
         _LOOKUP_FORM,
         default_timezone=catalog.policy.timezone,
         formdata=request.form if request.method == "POST" else None,
+        preselect={"reference": asked} if asked else None,
     )
     if request.method == "GET":
         return _page(_lookup_page(form), 200)
@@ -200,7 +203,14 @@ def add_message() -> Response:
         except ValidationError as exc:
             errors = schemas.errors_of(exc)
             return _page(_status_page(case, token, zone, form, errors), 422)
-        services.add_message(session, case, valid.body, now=now, timezone=catalog.policy.timezone)
+        services.add_message(
+            session,
+            case,
+            valid.body,
+            now=now,
+            timezone=catalog.policy.timezone,
+            site_url=site_url(),
+        )
         wake_mailer()
         log.info("Follow-up added to %s", case.reference)
         fresh = build_form(_MESSAGE_FORM, default_timezone=catalog.policy.timezone)
@@ -270,9 +280,13 @@ def _intake(kind: str, endpoint: str) -> BaseResponse:
         return _page(_form_page(definition, form, endpoint, submission.errors), 422)
     with new_session() as session:
         if isinstance(valid, schemas.IncidentSubmission):
-            receipt = services.submit_incident(session, catalog, valid, now=now)
+            receipt = services.submit_incident(
+                session, catalog, valid, now=now, site_url=site_url()
+            )
         else:
-            receipt = services.submit_information_request(session, catalog, valid, now=now)
+            receipt = services.submit_information_request(
+                session, catalog, valid, now=now, site_url=site_url()
+            )
         # Only the reference: a form's contents never reach the log.
         log.info("%s form received: %s", kind, receipt.reference)
     wake_mailer()

@@ -48,7 +48,7 @@ from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
 from portal.catalog.models import INCIDENT_CATEGORIES
 from portal.web import cookies, staff_api
-from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import get_catalog, new_session, site_url, utcnow, wake_mailer
 from portal.web.extensions import csrf, limiter
 from portal.web.public import FORMS
 
@@ -267,7 +267,12 @@ def new_incident() -> Any:
             else:
                 with new_session() as session:
                     receipt = services.open_incident(
-                        session, catalog, data, actor=current_user.email, now=now
+                        session,
+                        catalog,
+                        data,
+                        actor=current_user.email,
+                        now=now,
+                        site_url=site_url(),
                     )
                 wake_mailer()
                 flash(f"Incident {receipt.reference} opened.", "success")
@@ -353,7 +358,15 @@ def act(reference: str) -> Any:
     with new_session() as session:
         case = _get_case(session, reference)
         try:
-            actions.act(session, catalog, case, payload, actor=current_user.email, now=utcnow())
+            actions.act(
+                session,
+                catalog,
+                case,
+                payload,
+                actor=current_user.email,
+                now=utcnow(),
+                site_url=site_url(),
+            )
         except actions.ActionError as err:
             session.rollback()
             return _case_page(reference, errors=err.errors, status=err.status, action=name)

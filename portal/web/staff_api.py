@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.cases import accounts, actions, calendar, dashboard, exports, schemas, services
 from portal.cases.models import AuditEvent, Case
 from portal.cases.wording import utc_iso
-from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import get_catalog, new_session, site_url, utcnow, wake_mailer
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,15 @@ def act(reference: str) -> Response:
     with new_session() as session:
         case = _case(session, reference)
         try:
-            actions.act(session, get_catalog(), case, payload, actor=g.staff_email, now=utcnow())
+            actions.act(
+                session,
+                get_catalog(),
+                case,
+                payload,
+                actor=g.staff_email,
+                now=utcnow(),
+                site_url=site_url(),
+            )
         except actions.ActionError as err:
             raise StaffApiError(err.status, err.errors) from None
         body = staff_case_view(session, case, now=utcnow())
@@ -142,7 +150,9 @@ def open_incident() -> tuple[Response, int, dict[str, str]]:
     except ValidationError as exc:
         raise StaffApiError(422, schemas.errors_of(exc)) from None
     with new_session() as session:
-        receipt = services.open_incident(session, catalog, data, actor=g.staff_email, now=now)
+        receipt = services.open_incident(
+            session, catalog, data, actor=g.staff_email, now=now, site_url=site_url()
+        )
         body = staff_case_view(session, receipt.case, now=now)
     body["access_token"] = receipt.access_token  # for a customer involved, if any: shown once
     wake_mailer()

@@ -90,3 +90,33 @@ def test_a_duplicate_closes_links_both_ways_and_stops_its_clocks(any_desk):
     # Not listed among open cases.
     listed = desk.client.get("/api/v1/staff/cases", headers=desk.headers()).json
     assert again not in {c["reference"] for c in listed["cases"]}
+
+
+def test_mails_link_to_the_page_to_act_on_and_never_hold_the_code(desk):
+    receipt = desk.submit_incident()
+    ref = receipt["reference"]
+    desk.act(ref, action="message", body="Please call us.")
+    with desk.app.app_context(), context.new_session() as session:
+        mails = list(session.scalars(select(OutboxMail).where(OutboxMail.case_reference == ref)))
+    assert {m.recipient for m in mails} == {"submitter", "legal-team"}
+    for mail in mails:
+        assert receipt["access_token"] not in mail.body
+        if mail.recipient == "submitter":
+            assert f"http://localhost/status?reference={ref}" in mail.body
+        else:
+            assert f"http://localhost/staff/cases/{ref}" in mail.body
+    page = desk.client.get(f"/status?reference={ref}")
+    assert f'value="{ref}"' in page.text
+
+
+def test_the_configured_site_url_is_used_in_mails(sqlite_url, tmp_path):
+    from support import incident_body, make_test_app
+
+    app = make_test_app(sqlite_url, tmp_path, SITE_URL="https://ai-act.example.com/")
+    answer = app.test_client().post("/api/v1/incidents", json=incident_body())
+    ref = answer.json["reference"]
+    with app.app_context(), context.new_session() as session:
+        bodies = [m.body for m in session.scalars(select(OutboxMail))]
+    assert any(f"https://ai-act.example.com/status?reference={ref}" in b for b in bodies)
+    assert any(f"https://ai-act.example.com/staff/cases/{ref}" in b for b in bodies)
+    app.extensions[context.ENGINE].dispose()
