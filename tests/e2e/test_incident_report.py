@@ -87,6 +87,7 @@ def test_report_an_incident_then_follow_it(page, portal, portal_url):
     paris = ZoneInfo("Europe/Paris")
     aware = (datetime.now(paris) - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
     page.get_by_label("Product").select_option("lumen-large-3")
+    page.get_by_label("Time zone of the times below").select_option("Europe/Paris")
     page.get_by_label("Death of a person").check()
     page.get_by_label("When you became aware of the incident").fill(aware)
     page.get_by_label("Description").fill("The assistant gave a lethal dosage in a medical tool.")
@@ -136,3 +137,34 @@ def test_report_an_incident_then_follow_it(page, portal, portal_url):
         if response.url.startswith(portal_url) and response.request.resource_type == "document":
             assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert violations == []
+
+
+def test_the_form_preselects_the_browsers_time_zone(browser, portal, portal_url):
+    """A browser in New York: its zone is chosen, the instant is shown back in Paris time, and
+    the case records the instant the person meant."""
+    context_ = browser.new_context(timezone_id="America/New_York")
+    page = context_.new_page()
+    try:
+        page.goto(portal_url + "/report-incident")
+        zone = page.get_by_label("Time zone of the times below")
+        expect(zone).to_have_value("America/New_York")
+        page.get_by_label("Product").select_option("lumen-large-3")
+        page.get_by_label("Death of a person").check()
+        aware = page.get_by_label("When you became aware of the incident")
+        aware.fill("2026-11-26T08:00")  # New York, 13:00 UTC, 14:00 in Paris
+        expect(page.locator(".datetime-echo").first).to_contain_text("14:00")
+        expect(page.locator(".datetime-echo").first).to_contain_text("Europe/Paris")
+        page.get_by_label("Description").fill("The assistant gave a wrong dosage.")
+        page.get_by_label("Organisation").fill("Example Health Inc")
+        page.get_by_label("Your name").fill("Sam Lee")
+        page.get_by_label("Email address").fill("sam@example.com")
+        page.get_by_role("button", name="Send the report").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Report received")
+        reference = page.locator("#reference").inner_text().strip()
+    finally:
+        context_.close()
+    app = portal[1]
+    with app.extensions[context.SESSIONS]() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case is not None
+        assert case.submission["aware_at"] == "2026-11-26T13:00:00+00:00"
