@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.cases import audit, clocks, notices
+from portal.cases.accounts import StaffUser
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.schemas import AwarenessSource, Instant, LongText, ShortText, errors_of
 from portal.cases.wording import KIND_NAMES, local_moment, utc_iso
@@ -75,6 +76,7 @@ RULES: dict[str, Rule] = {
     "set-awareness": Rule((INCIDENT,), ("received", "in-progress", "resolved")),
     "message": Rule((INCIDENT, REQUEST), (*ALL_OPEN, "closed")),
     "reopen": Rule((REQUEST,), ("answered", "closed")),
+    "assign": Rule((INCIDENT, REQUEST), ALL_OPEN),
     "mark-duplicate": Rule((INCIDENT, REQUEST), ALL_OPEN),
     "close": Rule((INCIDENT, REQUEST), ALL_OPEN),
     # An internal note for the team: kept in the audit trail, never shown to the submitter.
@@ -157,6 +159,10 @@ class _Reopening(_Fields):
     restart_clock: bool = False
 
 
+class _Assignment(_Fields):
+    to: Annotated[str, Field(max_length=254)]  # a staff member's e-mail, or "" for no one
+
+
 class _Duplicate(_Fields):
     of: ShortText
 
@@ -186,6 +192,7 @@ _FIELDS: dict[str, type[_Fields]] = {
     "message": _Message,
     "mark-duplicate": _Duplicate,
     "reopen": _Reopening,
+    "assign": _Assignment,
     "close": _Closing,
     "note": _Note,
 }
@@ -573,6 +580,23 @@ def _reopen(session: Session, catalog: Catalog, case: Case, data: _Reopening, no
     return changes
 
 
+def _assign(
+    session: Session, catalog: Catalog, case: Case, data: _Assignment, now: datetime
+) -> Any:
+    """Give the case to a staff member with an active account (or to no one: "")."""
+    to = data.to.strip().lower()
+    if to:
+        user = session.scalar(select(StaffUser).where(StaffUser.email == to))
+        if user is None or not user.active:
+            raise ActionInvalid(
+                "no such staff member",
+                [{"field": "to", "message": "must be the e-mail of an active staff account"}],
+            )
+    before = case.assigned_to
+    case.assigned_to = to or None
+    return {"assigned_to": [before, case.assigned_to]}
+
+
 def _mark_duplicate(
     session: Session, catalog: Catalog, case: Case, data: _Duplicate, now: datetime
 ) -> Any:
@@ -626,6 +650,7 @@ _APPLY: dict[str, Any] = {
     "message": _message,
     "mark-duplicate": _mark_duplicate,
     "reopen": _reopen,
+    "assign": _assign,
     "close": _close,
     "note": _note,
 }

@@ -23,7 +23,7 @@ from sqlalchemy.engine import ScalarResult
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.cases.models import KINDS, STATUSES, Case, Deadline
+from portal.cases.models import KINDS, STATUSES, Case, Deadline, Message
 from portal.cases.views import deadline_view
 from portal.cases.wording import utc_iso
 from portal.catalog.models import INCIDENT_CATEGORIES
@@ -60,6 +60,8 @@ class Filters:
     status: str | None = None
     product: str | None = None
     category: str | None = None
+    assignee: str | None = None  # a staff member's e-mail ("mine" on the pages)
+    q: str | None = None  # words of a reference, organisation, product or description
 
     @classmethod
     def read(cls, args: Any) -> Filters:
@@ -75,6 +77,9 @@ class Filters:
             raise FilterError("category", f"must be one of: {', '.join(INCIDENT_CATEGORIES)}")
         if len(values["product"] or "") > 64:
             raise FilterError("product", "is too long")
+        for name in ("assignee", "q"):
+            if len(values[name] or "") > 200:
+                raise FilterError(name, "is too long")
         return cls(**values)
 
     def as_args(self) -> dict[str, Any]:
@@ -95,39 +100,58 @@ def open_cases(
     *,
     after: str | None = None,
     limit: int = PAGE_SIZE,
+    now: datetime | None = None,
 ) -> Page:
-    """Open cases in dashboard order, `limit` at a time, after the cursor `after`."""
+    """Open cases in dashboard order, `limit` at a time, after the cursor `after`.
+
+    First the cases a person must look at (`needs_person`: not yet acknowledged, a customer
+    message unread or sent after we had finished, a deadline passed), then the others; in
+    each tier, by next deadline, then those without a running deadline, newest first.
+    """
     filters = filters or Filters()
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    bucket, due, last_id = read_cursor(after)
-    conditions: list[Any] = [text(_NOT_CLOSED), *_filter_terms(session, filters)]
+    tier, bucket, due, last_id = read_cursor(after)
+    urgent = needs_person(now or datetime.now(UTC))
+    base: list[Any] = [text(_NOT_CLOSED), *_filter_terms(session, filters)]
     found: list[Case] = []
-    if bucket == "due":
-        query = select(Case).where(*conditions, Case.next_due_at.is_not(None))
-        if due is not None and last_id is not None:
-            query = query.where(
-                or_(
-                    Case.next_due_at > due,
-                    and_(Case.next_due_at == due, Case.id > last_id),
+    for name, condition in ((TIERS[0], urgent), (TIERS[1], ~urgent)):
+        if TIERS.index(name) < TIERS.index(tier):
+            continue
+        if name != tier:
+            bucket, due, last_id = "due", None, None
+        conditions = [*base, condition]
+        if bucket == "due":
+            query = select(Case).where(*conditions, Case.next_due_at.is_not(None))
+            if due is not None and last_id is not None:
+                query = query.where(
+                    or_(
+                        Case.next_due_at > due,
+                        and_(Case.next_due_at == due, Case.id > last_id),
+                    )
                 )
-            )
-        query = query.order_by(Case.next_due_at, Case.id).limit(limit + 1)
-        found = list(session.scalars(query.options(selectinload(Case.deadlines))))
-        if len(found) > limit:
-            last = found[limit - 1]
-            return Page(found[:limit], _cursor("due", last.next_due_at, last.id))
-        last_id = None
-    query = select(Case).where(*conditions, Case.next_due_at.is_(None))
-    if bucket == "none" and last_id:
-        query = query.where(Case.id < last_id)
-    room = limit - len(found)
-    query = query.order_by(Case.id.desc()).limit(room + 1)
-    rest = list(session.scalars(query.options(selectinload(Case.deadlines))))
-    more = len(rest) > room
-    found += rest[:room]
-    # Id 0 starts the undated cases from their newest: the page ended on a dated case.
-    cursor = _cursor("none", None, rest[room - 1].id if room else 0) if more else None
-    return Page(found, cursor)
+            room = limit - len(found)
+            ordered = query.order_by(Case.next_due_at, Case.id)
+            dated = list(session.scalars(_loaded(ordered, room)))
+            if len(dated) > room:
+                found += dated[:room]
+                return Page(found, _cursor(name, "due", found[-1].next_due_at, found[-1].id))
+            found += dated
+            last_id = None
+        query = select(Case).where(*conditions, Case.next_due_at.is_(None))
+        if bucket == "none" and last_id:
+            query = query.where(Case.id < last_id)
+        room = limit - len(found)
+        rest = list(session.scalars(_loaded(query.order_by(Case.id.desc()), room)))
+        if len(rest) > room:
+            found += rest[:room]
+            # Id 0 starts the undated cases from their newest: the page ended on a dated case.
+            return Page(found, _cursor(name, "none", None, rest[room - 1].id if room else 0))
+        found += rest
+    return Page(found, None)
+
+
+def _loaded(query: Any, room: int) -> Any:
+    return query.limit(room + 1).options(selectinload(Case.deadlines), selectinload(Case.messages))
 
 
 def time_left(due: datetime, now: datetime) -> str:
@@ -190,6 +214,8 @@ def case_summary(case: Case, *, now: datetime) -> dict[str, Any]:
         "duplicate_of": case.duplicate_of,
         "assigned_to": case.assigned_to,
         "needs_attention": case.needs_attention,
+        "unread_messages": unread_messages(case),
+        "badges": badges(case, now),
         "topic": (case.submission or {}).get("topic"),
         "next_deadline": upcoming.name if upcoming else None,
         "next_due_at": utc_iso(upcoming.due_at) if upcoming else None,
@@ -236,7 +262,30 @@ def _filter_terms(session: Session, filters: Filters) -> Sequence[ColumnElement[
                 select(literal(1)).select_from(listed).where(column("value") == filters.product)
             )
         terms.append(or_(single, many))
+    if filters.assignee:
+        terms.append(Case.assigned_to == filters.assignee)
+    if filters.q:
+        terms.append(_search(filters.q))
     return terms
+
+
+def _search(words: str) -> ColumnElement[bool]:
+    """Every word in the reference, the organisation, a product id or the description (or
+    the questions): a plain `LIKE`, case-blind, on SQLite and PostgreSQL alike."""
+    fields = [
+        Case.reference,
+        Case.submission["product"].as_string(),
+        cast(Case.submission["products"], Text),
+        Case.submission[("reporter", "organisation")].as_string(),
+        Case.submission[("requester", "organisation")].as_string(),
+        Case.submission["description"].as_string(),
+        Case.submission["questions"].as_string(),
+    ]
+    terms = []
+    for word in words.lower().split()[:10]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        terms.append(or_(*(func.lower(field).like(pattern, escape="\\") for field in fields)))
+    return and_(*terms)
 
 
 def _span(delta: timedelta) -> str:
@@ -250,22 +299,64 @@ def _span(delta: timedelta) -> str:
     return f"{days} day{'s' if days != 1 else ''}"
 
 
-def _cursor(bucket: str, due: datetime | None, case_id: int) -> str:
-    if bucket == "due" and due is not None:
-        return f"{due.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}_{case_id}"
-    return f"none_{case_id}"
+def needs_person(now: datetime) -> ColumnElement[bool]:
+    """Open cases someone must look at now, whatever their next deadline."""
+    unread = exists(
+        select(Message.id).where(
+            Message.case_id == Case.id, Message.author == "submitter", Message.read_at.is_(None)
+        )
+    )
+    return or_(
+        Case.status == "received",
+        Case.needs_attention.is_(True),
+        # Never NULL, so that the other tier (its negation) keeps cases without a deadline.
+        and_(Case.next_due_at.is_not(None), Case.next_due_at < now),
+        unread,
+    )
 
 
-def read_cursor(cursor: str | None) -> tuple[str, datetime | None, int | None]:
-    """(bucket, due instant, case id) of a cursor `open_cases` gave; `FilterError` otherwise."""
+def unread_messages(case: Case) -> int:
+    """The submitter's messages no one of the team has opened yet."""
+    return sum(1 for m in case.messages if m.author == "submitter" and m.read_at is None)
+
+
+def badges(case: Case, now: datetime) -> list[str]:
+    """Why a case is at the top of the list, in words."""
+    found = []
+    if case.status == "received":
+        found.append("Not acknowledged")
+    if case.needs_attention:
+        found.append("Needs attention")
+    unread = unread_messages(case)
+    if unread:
+        found.append(f"{unread} unread message{'s' if unread != 1 else ''}")
+    if case.next_due_at is not None and case.next_due_at < now:
+        found.append("Overdue")
+    return found
+
+
+TIERS = ("attention", "rest")
+
+
+def _cursor(tier: str, bucket: str, due: datetime | None, case_id: int) -> str:
+    when = due.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ") if due is not None else "-"
+    return f"{tier}_{bucket}_{when}_{case_id}"
+
+
+def read_cursor(cursor: str | None) -> tuple[str, str, datetime | None, int | None]:
+    """(tier, bucket, due instant, case id) of a cursor `open_cases` gave; `FilterError`
+    otherwise."""
     if not cursor:
-        return "due", None, None
-    head, _, tail = cursor.partition("_")
+        return TIERS[0], "due", None, None
     try:
-        case_id = int(tail)
-        if head == "none":
-            return "none", None, case_id
-        due = datetime.strptime(head, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+        tier, bucket, when, case_id = cursor.split("_")
+        if tier not in TIERS or bucket not in ("due", "none"):
+            raise ValueError(cursor)
+        due = (
+            None
+            if when == "-"
+            else datetime.strptime(when + "+0000", "%Y%m%dT%H%M%S.%fZ%z").astimezone(UTC)
+        )
+        return tier, bucket, due, int(case_id)
     except ValueError:
         raise FilterError("after", "is not a cursor this list gave") from None
-    return "due", due, case_id

@@ -39,10 +39,11 @@ from flask import (
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from pydantic import ValidationError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.cases import accounts, actions, dashboard, exports, schemas, services
-from portal.cases.models import Case
+from portal.cases.models import Case, Message
 from portal.cases.retention import case_kept_until
 from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
@@ -95,6 +96,7 @@ _TEXT_FIELDS = {
     "message": ("body",),
     "mark-duplicate": ("of",),
     "reopen": ("reason",),
+    "assign": ("to",),
     "set-awareness": ("source", "reason"),
 }
 
@@ -212,7 +214,10 @@ def dashboard_page() -> Any:
     zone = catalog.policy.timezone
     now = utcnow()
     try:
-        filters = dashboard.Filters.read(request.args)
+        args = request.args.to_dict()
+        if args.pop("mine", None):
+            args["assignee"] = current_user.email
+        filters = dashboard.Filters.read(args)
         after = request.args.get("after") or None
         if after:
             dashboard.read_cursor(after)
@@ -220,7 +225,7 @@ def dashboard_page() -> Any:
         flash(f"{err.field}: {err.message}", "error")
         filters, after = dashboard.Filters(), None
     with new_session() as session:
-        page = dashboard.open_cases(session, filters, after=after)
+        page = dashboard.open_cases(session, filters, after=after, now=now)
         rows = [_row(case, now, zone) for case in page.cases]
         session.rollback()
     next_url = (
@@ -242,6 +247,7 @@ def dashboard_page() -> Any:
             timezone=zone,
             now_local=local_moment(now, zone),
             export_args=filters.as_args(),
+            mine=bool(request.args.get("mine")),
         ),
         200,
     )
@@ -486,6 +492,7 @@ _DONE = {
     "message": "Message sent to the submitter.",
     "mark-duplicate": "Marked as a duplicate and closed; its deadlines stopped.",
     "reopen": "Reopened: the request is in progress.",
+    "assign": "Assignee set.",
     "set-awareness": "Awareness recorded; the report deadline runs from it.",
 }
 
@@ -559,9 +566,25 @@ def _case_page(
             awareness_sources=AWARENESS_SOURCES,
             timezone=zone,
             form=request.form if errors else {},
+            staff_emails=_active_staff(session),
         )
         session.rollback()
+        # Whoever of the team opens the page has seen the submitter's messages.
+        unread = [m.id for m in case.messages if m.author == "submitter" and m.read_at is None]
+        if unread:
+            session.execute(update(Message).where(Message.id.in_(unread)).values(read_at=now))
+            session.commit()
     return _page(html, status)
+
+
+def _active_staff(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(accounts.StaffUser.email)
+            .where(accounts.StaffUser.active.is_(True))
+            .order_by(accounts.StaffUser.email)
+        )
+    )
 
 
 def _allowed(case: Case) -> list[str]:
@@ -584,6 +607,8 @@ def _row(case: Case, now: datetime, zone: str) -> dict[str, Any]:
     return {
         "reference": case.reference,
         "attention": case.needs_attention,
+        "badges": dashboard.badges(case, now),
+        "assignee": case.assigned_to or "",
         "kind": KIND_TITLES.get(case.kind, case.kind),
         "status": case.status,
         "products": ", ".join(dashboard.products_of(case)),

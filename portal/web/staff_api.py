@@ -84,7 +84,7 @@ def list_cases() -> Response:
     filters, after, limit = _list_arguments()
     now = utcnow()
     with new_session() as session:
-        page = dashboard.open_cases(session, filters, after=after, limit=limit)
+        page = dashboard.open_cases(session, filters, after=after, limit=limit, now=utcnow())
         body = {
             "cases": [dashboard.case_summary(case, now=now) for case in page.cases],
             "next": page.next_cursor,

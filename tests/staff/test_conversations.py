@@ -120,3 +120,83 @@ def test_the_configured_site_url_is_used_in_mails(sqlite_url, tmp_path):
     assert any(f"https://ai-act.example.com/status?reference={ref}" in b for b in bodies)
     assert any(f"https://ai-act.example.com/staff/cases/{ref}" in b for b in bodies)
     app.extensions[context.ENGINE].dispose()
+
+
+def _listed(desk: Any, **query: Any) -> list[dict[str, Any]]:
+    answer = desk.client.get("/api/v1/staff/cases", query_string=query, headers=desk.headers())
+    assert answer.status_code == 200, answer.json
+    return list(answer.json["cases"])
+
+
+def test_a_customer_message_after_the_answer_puts_the_case_first(any_desk):
+    desk = any_desk
+    waiting = desk.submit_request()["reference"]
+    desk.act(waiting, action="acknowledge")
+    receipt = desk.submit_request()
+    answered = receipt["reference"]
+    desk.act(answered, action="answer", body="Here is our answer.")
+    assert [c["reference"] for c in _listed(desk)] == [waiting, answered]
+    desk.clock.advance(hours=1)
+    desk.client.post(
+        f"/api/v1/cases/{answered}/messages",
+        json={"body": "One more question."},
+        headers={"Authorization": f"Bearer {receipt['access_token']}"},
+    )
+    cases = _listed(desk)
+    assert [c["reference"] for c in cases] == [answered, waiting]
+    assert cases[0]["badges"] == ["Needs attention", "1 unread message"]
+    assert cases[0]["unread_messages"] == 1
+
+
+def test_opening_the_case_page_reads_its_messages(desk):
+    receipt = desk.submit_request()
+    ref = receipt["reference"]
+    desk.act(ref, action="acknowledge")
+    desk.client.post(
+        f"/api/v1/cases/{ref}/messages",
+        json={"body": "Any news?"},
+        headers={"Authorization": f"Bearer {receipt['access_token']}"},
+    )
+    assert _listed(desk)[0]["unread_messages"] == 1
+    client = _signed_in(desk)
+    page = client.get("/staff/")
+    assert "1 unread message" in page.text
+    assert client.get(f"/staff/cases/{ref}").status_code == 200
+    assert _listed(desk)[0]["unread_messages"] == 0
+    assert _listed(desk)[0]["badges"] == []
+
+
+def test_assign_filter_mine_and_search(desk):
+    first = desk.submit_incident(description="The model leaked a customer's salary data.")
+    second = desk.submit_request(questions="What is the context window of lumen-medium-2?")
+    ref_one, ref_two = first["reference"], second["reference"]
+    assert desk.act(ref_one, action="assign", to="handler@example.com").status_code == 200
+    assert desk.act(ref_two, action="assign", to="nobody@example.com").status_code == 422
+    assert [c["reference"] for c in _listed(desk, assignee="handler@example.com")] == [ref_one]
+    assert desk.staff_case(ref_one)["assigned_to"] == "handler@example.com"
+    assert [c["reference"] for c in _listed(desk, q="SALARY data")] == [ref_one]
+    assert [c["reference"] for c in _listed(desk, q="context window")] == [ref_two]
+    assert [c["reference"] for c in _listed(desk, q=ref_two.lower())] == [ref_two]
+    assert [c["reference"] for c in _listed(desk, q="acme water")] == [ref_one]  # organisation
+    assert _listed(desk, q="100%") == []
+    client = _signed_in(desk)
+    mine = client.get("/staff/?mine=1")
+    assert ref_one in mine.text and ref_two not in mine.text
+    assert desk.act(ref_one, action="assign", to="").status_code == 200
+    assert desk.staff_case(ref_one)["assigned_to"] is None
+
+
+def _signed_in(desk: Any) -> Any:
+    import re
+
+    from .conftest import PASSWORD  # noqa: TID252
+
+    client = desk.app.test_client()
+    page = client.get("/staff/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    client.post(
+        "/staff/login",
+        data={"email": "handler@example.com", "password": PASSWORD, "csrf_token": token.group(1)},
+    )
+    return client
