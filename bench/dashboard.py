@@ -104,6 +104,7 @@ def _measure(count: int, workdir: Path, now: datetime) -> dict[str, list[float]]
             "MAIL_SENDER_THREAD": False,
             "WTF_CSRF_ENABLED": False,
             "CLOCK": lambda: now,
+            "SIGNING_KEY_FILE": str(workdir / "signing-key.pem"),
         }
     )
     with app.app_context(), context.new_session() as session:

@@ -25,6 +25,8 @@ COMMAND_MODULES = {
     "audit": "staff",
     "export-cases": "staff",
     "export-report": "staff",
+    "keys": "proof",
+    "receipt": "proof",
 }
 
 

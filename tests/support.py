@@ -92,6 +92,7 @@ def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
         "MAIL_SENDER_THREAD": False,
         "SUBMISSION_RATE_LIMIT": "10000 per minute",
         "WTF_CSRF_ENABLED": False,
+        "SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing-key.pem"),
     }
     settings.update(config)
     app = create_app(settings)
@@ -113,6 +114,7 @@ def live_portal(site_dir: Path, data_dir: Path, secret: str) -> Iterator[tuple[s
             "SITE_DIR": str(site_dir),
             "CATALOG_DIR": str(CATALOG_DIR),
             "MAIL_SENDER_THREAD": False,
+            "SIGNING_KEY_FILE": str(data_dir / "signing-key.pem"),
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -95,6 +95,9 @@ class Case(Base):
     categories: Mapped[list[str] | None] = mapped_column(JSON)
     provider_aware_at: Mapped[datetime | None]
     awareness_source: Mapped[str | None] = mapped_column(String(32))
+    # The signed receipt given at submission (`portal.proof.receipts`), kept so the
+    # submitter can fetch it again; it holds hashes and instants, nothing they wrote.
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="case", order_by="Deadline.id", cascade="all, delete-orphan"
@@ -166,6 +169,8 @@ class Message(Base):
     author: Mapped[str] = mapped_column(String(16))  # "submitter" or "staff"
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # Its own signed receipt (`portal.proof.receipts`), for messages from the submitter.
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     case: Mapped[Case] = relationship(back_populates="messages")
 
@@ -227,6 +232,9 @@ class OutboxMail(Base):
     to_addr: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # One file sent with the mail (the signed receipt of an acknowledgement), as text.
+    attachment_name: Mapped[str | None] = mapped_column(String(100))
+    attachment: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

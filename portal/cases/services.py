@@ -11,6 +11,7 @@ functions never read the clock.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import actions, audit, notices
+from portal.cases import actions, audit, notices, receipts
 from portal.cases.models import Case, Deadline, Message, OutboxMail
 from portal.cases.references import is_reference, next_reference
 from portal.cases.schemas import (
@@ -33,6 +34,7 @@ from portal.cases.wording import utc_iso
 from portal.catalog import Catalog, Policy
 from portal.catalog.models import DeadlinePolicy
 from portal.deadlines import due_at
+from portal.proof.keys import Signer
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,12 @@ class Receipt:
 
 
 def submit_incident(
-    session: Session, catalog: Catalog, data: IncidentSubmission, *, now: datetime
+    session: Session,
+    catalog: Catalog,
+    data: IncidentSubmission,
+    *,
+    now: datetime,
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record a serious-incident notice and commit; a late notice is accepted and flagged.
 
@@ -94,6 +101,7 @@ def submit_incident(
         policy=policy,
         now=now,
         incident=(categories, now, "customer-notice"),
+        signer=signer,
     )
 
 
@@ -104,6 +112,7 @@ def open_incident(
     *,
     actor: str,
     now: datetime,
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record an incident the legal team learnt of itself, and commit.
 
@@ -127,11 +136,17 @@ def open_incident(
         now=now,
         incident=(categories, aware, data.source),
         actor=actor,
+        signer=signer,
     )
 
 
 def submit_information_request(
-    session: Session, catalog: Catalog, data: InformationRequestSubmission, *, now: datetime
+    session: Session,
+    catalog: Catalog,
+    data: InformationRequestSubmission,
+    *,
+    now: datetime,
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record a request for information and commit; the answer is due under the policy."""
     now = _utc(now)
@@ -149,6 +164,7 @@ def submit_information_request(
         summary=f"Products: {names}. Topic: {data.topic}.",
         policy=policy,
         now=now,
+        signer=signer,
     )
 
 
@@ -164,9 +180,11 @@ def _record(
     now: datetime,
     incident: tuple[list[str], datetime, str] | None = None,
     actor: str = "submitter",
+    signer: Signer | None = None,
 ) -> Receipt:
     """Write one submission in one transaction and commit it; an incident also gets its
-    categories, the provider's awareness and its source.
+    categories, the provider's awareness and its source. With a `signer`, the case gets its
+    signed receipt, which the acknowledgement mail attaches.
 
     The counter row is taken first and the audit chain's head last: every writer takes them in
     this order, so two transactions never wait on each other in a cycle (PostgreSQL), and the
@@ -189,11 +207,17 @@ def _record(
         if incident is not None:
             case.categories, case.provider_aware_at, case.awareness_source = incident
         case.next_due_at = actions.next_due(case)
+        if signer is not None:
+            receipts.sign_case(case, signer)
         session.add(case)
         zone = policy.timezone
         mails = [notices.legal_team_notice(case, summary, timezone=zone, now=now)]
         if email is not None:
-            mails.insert(0, notices.acknowledgement(case, email, timezone=zone, now=now))
+            acknowledgement = notices.acknowledgement(case, email, timezone=zone, now=now)
+            if case.receipt is not None:
+                acknowledgement["attachment_name"] = receipts.receipt_filename(reference)
+                acknowledgement["attachment"] = json.dumps(case.receipt, indent=2) + "\n"
+            mails.insert(0, acknowledgement)
         for mail in mails:
             session.add(
                 OutboxMail(case_reference=reference, attempts=0, next_attempt_at=now, **mail)
@@ -242,8 +266,10 @@ def add_message(
     now: datetime,
     author: str = "submitter",
     timezone: str = "Europe/Paris",
+    signer: Signer | None = None,
 ) -> Message:
-    """Add a follow-up to `case`, tell the legal team, record it, and commit."""
+    """Add a follow-up to `case`, tell the legal team, record it, and commit; with a
+    `signer`, the message gets its own signed receipt."""
     now = _utc(now)
     message = Message(case=case, author=author, body=body, created_at=now)
     try:
@@ -252,6 +278,8 @@ def add_message(
         if author == "submitter":
             session.add(notices.follow_up_notice(case, timezone=timezone, now=now))
         session.flush()
+        if signer is not None:
+            receipts.sign_message(case, message, signer)
         audit.record(
             session,
             actor=author,
@@ -273,13 +301,15 @@ def add_message(
 def receipt_fields(receipt: Receipt) -> dict[str, Any]:
     """The receipt as the API returns it (without `status_url`, which the web layer adds)."""
     case = receipt.case
-    fields = {
+    fields: dict[str, Any] = {
         "reference": receipt.reference,
         "access_token": receipt.access_token,
         "status": case.status,
         "received_at": utc_iso(case.received_at),
     }
     fields.update(due_fields(case))
+    if case.receipt is not None:
+        fields["receipt"] = case.receipt
     return fields
 
 

@@ -21,7 +21,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
-from portal.web.context import get_catalog, new_session, read_session, utcnow, wake_mailer
+from portal.web.context import (
+    get_catalog,
+    get_signer,
+    new_session,
+    read_session,
+    utcnow,
+    wake_mailer,
+)
 from portal.web.extensions import limiter
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,7 @@ def _take(
     now = utcnow()
     valid = _validate(model, data, now)
     with new_session() as session:
-        receipt = submit(session, get_catalog(), valid, now=now)
+        receipt = submit(session, get_catalog(), valid, now=now, signer=get_signer())
     wake_mailer()
     body = services.receipt_fields(receipt)
     body["status_url"] = url_for("api.show_case", reference=receipt.reference, _external=True)
@@ -101,12 +108,18 @@ def add_message(reference: str) -> tuple[Response, int, dict[str, str]]:
         valid = _validate(schemas.MessageSubmission, data, now)
         assert isinstance(valid, schemas.MessageSubmission)
         message = services.add_message(
-            session, case, valid.body, now=now, timezone=get_catalog().policy.timezone
+            session,
+            case,
+            valid.body,
+            now=now,
+            timezone=get_catalog().policy.timezone,
+            signer=get_signer(),
         )
         body = {
             "author": message.author,
             "body": message.body,
             "sent_at": message.created_at.isoformat(),
+            "receipt": message.receipt,
         }
     wake_mailer()
     return jsonify(body), 201, {"Cache-Control": "no-store"}

@@ -9,6 +9,7 @@ histories and logs. Pages that show it are not cached.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,18 @@ from werkzeug.exceptions import HTTPException
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
+from portal.cases.receipts import receipt_filename
 from portal.cases.wording import local_moment
 from portal.catalog import Catalog
-from portal.web.context import CATALOG, get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import (
+    CATALOG,
+    get_catalog,
+    get_signer,
+    new_session,
+    read_session,
+    utcnow,
+    wake_mailer,
+)
 from portal.web.display import (
     KIND_TITLES,
     STATUS_TEXTS,
@@ -182,12 +192,43 @@ def add_message() -> Response:
         except ValidationError as exc:
             errors = schemas.errors_of(exc)
             return _page(_status_page(case, token, zone, form, errors), 422)
-        services.add_message(session, case, valid.body, now=now, timezone=catalog.policy.timezone)
+        services.add_message(
+            session,
+            case,
+            valid.body,
+            now=now,
+            timezone=catalog.policy.timezone,
+            signer=get_signer(),
+        )
         wake_mailer()
         log.info("Follow-up added to %s", case.reference)
         fresh = build_form(_MESSAGE_FORM, default_timezone=catalog.policy.timezone)
         notice = "Thank you: your message has been added to the case."
         return _page(_status_page(case, token, zone, fresh, notice=notice), 200)
+
+
+@bp.route("/status/receipt", methods=["POST"])
+@_limited
+def download_receipt() -> Response:
+    """The case's signed receipt as a `.json` file; the reference and access code come with
+    the form, as for a message."""
+    reference = request.form.get("reference", "").strip().upper()
+    token = request.form.get("access_token", "").strip()
+    with read_session() as session:
+        case = services.find_case(session, reference, token) if reference and token else None
+        if case is None or case.receipt is None:
+            abort(404)
+        content = json.dumps(case.receipt, indent=2) + "\n"
+        session.rollback()
+    name = receipt_filename(reference)
+    return Response(
+        content,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.errorhandler(CSRFError)
@@ -252,9 +293,13 @@ def _intake(kind: str, endpoint: str) -> Response:
         return _page(_form_page(definition, form, endpoint, submission.errors), 422)
     with new_session() as session:
         if isinstance(valid, schemas.IncidentSubmission):
-            receipt = services.submit_incident(session, catalog, valid, now=now)
+            receipt = services.submit_incident(
+                session, catalog, valid, now=now, signer=get_signer()
+            )
         else:
-            receipt = services.submit_information_request(session, catalog, valid, now=now)
+            receipt = services.submit_information_request(
+                session, catalog, valid, now=now, signer=get_signer()
+            )
         # Only the reference: a form's contents never reach the log.
         log.info("%s form received: %s", kind, receipt.reference)
         wake_mailer()
@@ -296,6 +341,7 @@ def _receipt_page(receipt: services.Receipt, zone: str) -> str:
         reference=receipt.reference,
         noun="report" if kind == "incident" else "request",
         access_token=receipt.access_token,
+        signed=receipt.case.receipt is not None,
         received_local=local_moment(_instant(view["received_at"]), zone),
         late=late,
         timezone=zone,

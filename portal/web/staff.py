@@ -48,7 +48,7 @@ from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
 from portal.catalog.models import INCIDENT_CATEGORIES
 from portal.web import cookies, staff_api
-from portal.web.context import get_catalog, new_session, utcnow, wake_mailer
+from portal.web.context import get_catalog, get_signer, new_session, utcnow, wake_mailer
 from portal.web.extensions import csrf, limiter
 from portal.web.public import FORMS
 
@@ -264,7 +264,12 @@ def new_incident() -> Any:
             else:
                 with new_session() as session:
                     receipt = services.open_incident(
-                        session, catalog, data, actor=current_user.email, now=now
+                        session,
+                        catalog,
+                        data,
+                        actor=current_user.email,
+                        now=now,
+                        signer=get_signer(),
                     )
                 wake_mailer()
                 flash(f"Incident {receipt.reference} opened.", "success")
