@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "export-report": "staff",
     "keys": "proof",
     "receipt": "proof",
+    "verify-site": "proof",
 }
 
 

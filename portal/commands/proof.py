@@ -20,10 +20,12 @@ from portal.proof.keys import (
     rotate_keys,
 )
 from portal.proof.receipts import verify_receipt
+from portal.proof.site import verify_site as check_site
 from portal.proof.sources import read_json
 
 
-def _key_file() -> Path:
+def signing_key_file() -> Path:
+    """The instance's private key file, found as `create_app` finds it."""
     from flask import Flask
 
     # The same instance folder and settings as `create_app` reads.
@@ -41,7 +43,7 @@ def keys() -> None:
 @keys.command("init")
 def keys_init() -> None:
     """Create the signing key if there is none (the app also does on first start)."""
-    path = _key_file()
+    path = signing_key_file()
     existed = path.exists()
     signer = init_keys(path, now=datetime.now(UTC))
     click.echo(f"{'kept' if existed else 'created'} key {signer.kid} in {path}")
@@ -50,7 +52,7 @@ def keys_init() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Make a new current signing key; old public keys stay published, marked retired."""
-    signer = rotate_keys(_key_file(), now=datetime.now(UTC))
+    signer = rotate_keys(signing_key_file(), now=datetime.now(UTC))
     click.echo(f"new current key {signer.kid}")
 
 
@@ -74,7 +76,7 @@ def receipt_verify(file: Path, keys_source: str | None, content: Path | None) ->
         published = (
             read_json(keys_source)
             if keys_source
-            else read_public_keys(public_keys_file(_key_file()))
+            else read_public_keys(public_keys_file(signing_key_file()))
         )
         if not isinstance(published, dict):
             raise ProofError("the keys are not a JSON object")
@@ -88,4 +90,22 @@ def receipt_verify(file: Path, keys_source: str | None, content: Path | None) ->
     )
 
 
-COMMANDS = (keys, receipt)
+@click.command("verify-site")
+@click.argument("site")
+@click.option("--keys", "keys_source", help="URL or file of the public keys [default: the site's].")
+def verify_site(site: str, keys_source: str | None) -> None:
+    """Check a site's signed manifest and every page it lists (a URL or a built folder)."""
+    try:
+        published = read_json(keys_source) if keys_source else None
+        manifest, differences = check_site(site, published)
+    except ProofError as err:
+        raise click.ClickException(f"invalid: {err}") from None
+    for difference in differences:
+        click.echo(difference, err=True)
+    if differences:
+        raise click.ClickException(f"{len(differences)} of the published pages differ")
+    count = len(manifest.get("versions", []))
+    click.echo(f"valid: {count} published versions (key {manifest.get('kid')})")
+
+
+COMMANDS = (keys, receipt, verify_site)

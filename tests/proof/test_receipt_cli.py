@@ -3,11 +3,8 @@ holds, exit 1 with the reason when one byte of it or of the content changed."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from support import incident_body, make_test_app
+from support import incident_body, make_test_app, serve_folder
 
 from portal.cli import cli
 from portal.web import context
@@ -128,7 +125,7 @@ def test_keys_can_come_from_a_file_or_an_address(
         str(tmp_path / "site" / "keys.json"),
     )
     assert as_file.exit_code == 0, as_file.output
-    with _serve(tmp_path / "site") as base:
+    with serve_folder(tmp_path / "site") as base:
         as_url = _portal(
             other, "receipt", "verify", str(receipt_file), "--keys", f"{base}/keys.json"
         )
@@ -144,22 +141,3 @@ def test_keys_init_creates_a_private_file_once(key_file: Path) -> None:
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = _portal(key_file, "keys", "init")
     assert again.output.replace("kept", "created") == first.output
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def _serve(folder: Path) -> Iterator[str]:
-    handler = lambda *a, **k: _Quiet(*a, directory=str(folder), **k)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
