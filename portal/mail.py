@@ -130,7 +130,7 @@ def send_pending(
         if time.monotonic() >= stop_at:
             break
         tried.add(mail.id)
-        to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
+        to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_address or "")
         try:
             attachment = (
                 (mail.attachment_name, mail.attachment) if mail.attachment is not None else None
@@ -189,7 +189,7 @@ def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> lis
                 outbox.c.id,
                 outbox.c.case_reference,
                 outbox.c.recipient,
-                outbox.c.to_addr,
+                outbox.c.to_address,
                 outbox.c.subject,
                 outbox.c.body,
                 outbox.c.attachment_name,

@@ -1,4 +1,4 @@
-"""Proof commands: `portal keys init|rotate`, `portal receipt verify`.
+"""Proof commands: `portal keys init|rotate`, `portal receipt verify`, `portal verify-site`.
 
 They need neither the database nor the catalog: the key file is found as the app finds it
 (`PORTAL_SIGNING_KEY_FILE`, the instance's `config.py`, else `instance/signing-key.pem`).
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from portal.cases.sealed import use_data_key
 from portal.proof.keys import (
     ProofError,
     init_keys,
@@ -20,19 +22,31 @@ from portal.proof.keys import (
     rotate_keys,
 )
 from portal.proof.receipts import verify_receipt
+from portal.proof.sealing import data_key_file, load_data_key
 from portal.proof.site import verify_site as check_site
 from portal.proof.sources import read_json
 
 
-def signing_key_file() -> Path:
-    """The instance's private key file, found as `create_app` finds it."""
+def _settings() -> tuple[Path, Any]:
     from flask import Flask
 
     # The same instance folder and settings as `create_app` reads.
     app = Flask("portal.web", instance_relative_config=True)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PORTAL")
-    return key_file(Path(app.instance_path), app.config.get("SIGNING_KEY_FILE"))
+    return Path(app.instance_path), app.config
+
+
+def signing_key_file() -> Path:
+    """The instance's private key file, found as `create_app` finds it."""
+    instance, config = _settings()
+    return key_file(instance, config.get("SIGNING_KEY_FILE"))
+
+
+def load_instance_data_key() -> None:
+    """Load the instance's data key, as `create_app` does, for commands without the app."""
+    instance, config = _settings()
+    use_data_key(load_data_key(data_key_file(instance, config.get("DATA_KEY_FILE"))))
 
 
 @click.group()

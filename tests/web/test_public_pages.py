@@ -33,6 +33,7 @@ def app(sqlite_url, tmp_path):
             "SUBMISSION_RATE_LIMIT": "10000 per minute",
             "CLOCK": lambda: NOW,
             "SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+            "DATA_KEY_FILE": str(tmp_path / "data-key"),
         }
     )
     yield app
@@ -373,6 +374,7 @@ def test_a_broken_form_definition_stops_the_app_from_starting(sqlite_url, tmp_pa
                 "FORMS_DIR": str(tmp_path / "forms"),
                 "MAIL_SENDER_THREAD": False,
                 "SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+                "DATA_KEY_FILE": str(tmp_path / "data-key"),
             }
         )
 
