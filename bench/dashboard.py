@@ -24,6 +24,8 @@ from sqlalchemy import insert
 from portal.cases import accounts
 from portal.cases.db import init_db, make_engine
 from portal.cases.models import Case, Deadline
+from portal.cases.sealed import use_data_key
+from portal.proof.sealing import load_data_key
 from portal.web import context, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +94,8 @@ def _seed(url: str, count: int, now: datetime) -> None:
 def _measure(count: int, workdir: Path, now: datetime) -> dict[str, list[float]]:
     url = f"sqlite:///{workdir / f'bench-{count}.db'}"
     began = time.perf_counter()
+    # The seed writes submissions before the app exists: load the key the app will use.
+    use_data_key(load_data_key(workdir / "data-key"))
     _seed(url, count, now)
     print(f"  seeded {count:,} cases in {time.perf_counter() - began:.1f} s")
     app = create_app(
@@ -104,6 +108,8 @@ def _measure(count: int, workdir: Path, now: datetime) -> dict[str, list[float]]
             "MAIL_SENDER_THREAD": False,
             "WTF_CSRF_ENABLED": False,
             "CLOCK": lambda: now,
+            "SIGNING_KEY_FILE": str(workdir / "signing-key.pem"),
+            "DATA_KEY_FILE": str(workdir / "data-key"),
         }
     )
     with app.app_context(), context.new_session() as session:

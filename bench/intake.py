@@ -273,6 +273,8 @@ def measure(database: str, url: str, workdir: Path) -> None:
         "PORTAL_DATABASE_URL": url,
         "PORTAL_CATALOG_DIR": str(ROOT / "catalog"),
         "PORTAL_SITE_DIR": str(workdir / "site"),
+        "PORTAL_SIGNING_KEY_FILE": str(workdir / "signing-key.pem"),
+        "PORTAL_DATA_KEY_FILE": str(workdir / "data-key"),
         "PORTAL_SECRET_KEY": "benchmark",
         "PORTAL_SUBMISSION_RATE_LIMIT": "1000000 per minute",
         "PORTAL_MAIL_BACKEND": "console",

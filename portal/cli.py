@@ -26,6 +26,9 @@ COMMAND_MODULES = {
     "audit": "staff",
     "export-cases": "staff",
     "export-report": "staff",
+    "keys": "proof",
+    "receipt": "proof",
+    "verify-site": "proof",
 }
 
 

@@ -47,6 +47,8 @@ class Outgoing:
     to: str
     subject: str
     body: str
+    # One attached file (name, text), such as the signed receipt of an acknowledgement.
+    attachment: tuple[str, str] | None = None
 
 
 class Backend(Protocol):
@@ -76,6 +78,11 @@ class SmtpBackend:
         message["Subject"] = mail.subject
         message["Message-ID"] = make_msgid(domain=mail.mail_from.rpartition("@")[2] or None)
         message.set_content(mail.body)
+        if mail.attachment is not None:
+            name, content = mail.attachment
+            message.add_attachment(
+                content.encode("utf-8"), maintype="application", subtype="json", filename=name
+            )
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
@@ -123,9 +130,12 @@ def send_pending(
         if time.monotonic() >= stop_at:
             break
         tried.add(mail.id)
-        to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_addr or "")
+        to = legal_team if mail.recipient == LEGAL_TEAM else (mail.to_address or "")
         try:
-            backend.send(Outgoing(mail_from, to, mail.subject, mail.body))
+            attachment = (
+                (mail.attachment_name, mail.attachment) if mail.attachment is not None else None
+            )
+            backend.send(Outgoing(mail_from, to, mail.subject, mail.body, attachment))
         except (OSError, smtplib.SMTPException) as err:
             failed += 1
             _record_failure(sessions, mail, f"{type(err).__name__}: {err}"[:500], now=now)
@@ -179,9 +189,11 @@ def _claim(sessions: sessionmaker[Session], *, now: datetime, batch: int) -> lis
                 outbox.c.id,
                 outbox.c.case_reference,
                 outbox.c.recipient,
-                outbox.c.to_addr,
+                outbox.c.to_address,
                 outbox.c.subject,
                 outbox.c.body,
+                outbox.c.attachment_name,
+                outbox.c.attachment,
                 outbox.c.attempts,
             )
         )

@@ -60,6 +60,18 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"{template_sql}')
         return self.url(name)
 
+    def dump(self, database: str) -> str:
+        """`pg_dump` of one database, as a backup would hold it (plain SQL)."""
+        done = subprocess.run(
+            [str(self.bin_dir / "pg_dump"), "-h", "127.0.0.1", "-p", str(self.port)]
+            + ["-U", "postgres", "--no-password", database],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout
+
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.data_dir, ignore_errors=True)

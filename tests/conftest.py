@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ from sqlalchemy import Engine
 from support import Inbox, make_test_app, smtp_server
 
 from portal.cases.db import init_db, make_engine
+from portal.cases.sealed import use_data_key
 from portal.catalog import Catalog, load_catalog
+from portal.proof.sealing import DataKey
 from portal.testing import (
     PostgresServer,
     RedisServer,
@@ -45,6 +48,12 @@ def require(available: bool, message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: this must not be skipped)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_key() -> None:
+    """A data key for tests that use the services without an app (each app loads its own)."""
+    use_data_key(DataKey(secrets.token_bytes(32)))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.cases.db import init_db
+from portal.cases.sealed import use_data_key
+from portal.proof.sealing import load_data_key
 from portal.testing import free_port, stop_process_group
 from portal.web import context
 
@@ -92,6 +95,8 @@ def make_test_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
         "MAIL_SENDER_THREAD": False,
         "SUBMISSION_RATE_LIMIT": "10000 per minute",
         "WTF_CSRF_ENABLED": False,
+        "SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing-key.pem"),
+        "DATA_KEY_FILE": str(tmp_path / "keys" / "data-key"),
     }
     settings.update(config)
     app = create_app(settings)
@@ -113,6 +118,8 @@ def live_portal(site_dir: Path, data_dir: Path, secret: str) -> Iterator[tuple[s
             "SITE_DIR": str(site_dir),
             "CATALOG_DIR": str(CATALOG_DIR),
             "MAIL_SENDER_THREAD": False,
+            "SIGNING_KEY_FILE": str(data_dir / "signing-key.pem"),
+            "DATA_KEY_FILE": str(data_dir / "data-key"),
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -184,10 +191,15 @@ class PortalServer:
             "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
             "PORTAL_SITE_DIR": str(workdir / "site"),
             "PORTAL_SECRET_KEY": "test servers",
+            # Every server of one portal shares its keys.
+            "PORTAL_DATA_KEY_FILE": str(workdir / "data-key"),
+            "PORTAL_SIGNING_KEY_FILE": str(workdir / "signing-key.pem"),
             "PORTAL_SUBMISSION_RATE_LIMIT": "1000000 per minute",
             "PORTAL_MAIL_BACKEND": "console",
             **settings,
         }
+        # The test reads what the servers wrote: it opens it with their data key.
+        use_data_key(load_data_key(workdir / "data-key"))
         self.log = workdir / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -258,3 +270,23 @@ class PortalServer:
     def stop(self) -> None:
         if self.process is not None:
             stop_process_group(self.process, grace=15)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """A static HTTP server on 127.0.0.1 for `folder`, as any web server would serve a site."""
+    handler = lambda *a, **k: _Quiet(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -12,12 +12,13 @@ PORTAL = Path(__file__).parent.parent / "portal"
 ALLOWED = {
     "catalog": {"catalog"},
     "deadlines": set(),
-    "docs": {"docs", "catalog"},
-    "cases": {"cases", "catalog", "deadlines"},
-    "mail": {"cases", "catalog"},
-    "migrations": {"cases"},
+    "docs": {"docs", "catalog", "proof"},
+    "cases": {"cases", "catalog", "deadlines", "proof"},
+    "mail": {"cases", "catalog", "proof"},
+    "migrations": {"cases", "proof"},
+    "proof": {"proof"},
     "testing": set(),
-    "web": {"web", "cases", "catalog", "mail"},
+    "web": {"web", "cases", "catalog", "mail", "proof"},
 }
 
 

@@ -724,7 +724,7 @@ def _mail_submitter(
             created_at=now,
             case_reference=case.reference,
             recipient="submitter",
-            to_addr=address,
+            to_address=address,
             subject=subject,
             body="\n".join(lines) + "\n",
             attempts=0,

@@ -73,6 +73,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     log.info("Database at migration %s", revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to `revision` (the migrations' `downgrade` steps)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
+    log.info("Database back at migration %s", revision)
+
+
 def init_db(engine: Engine) -> None:
     """Create every table by running the migrations (tests and first start use this)."""
     upgrade(engine)

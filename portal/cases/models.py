@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from portal.cases.sealed import SealedJSON, SealedText
+
 KINDS = ("incident", "information-request")
 REFERENCE_PREFIXES = {"incident": "INC", "information-request": "REQ"}
 STATUSES = (
@@ -85,8 +87,9 @@ class Case(Base):
     # SHA-256 of the access token: the token has 256 random bits, so a fast hash is enough
     # (nothing to brute-force) and keeps each request cheap.
     token_hash: Mapped[str] = mapped_column(String(64))
-    # What the submitter sent, after validation, in the API's JSON shape.
-    submission: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the submitter sent, after validation, in the API's JSON shape; sealed at rest but
+    # for the fields the dashboard filters on (`sealed.CLEAR_FIELDS`).
+    submission: Mapped[dict[str, Any]] = mapped_column(SealedJSON)
     # The earliest open deadline's due instant, kept by the services, so that "open cases
     # ordered by next deadline" is one index scan at any size.
     next_due_at: Mapped[datetime | None]
@@ -101,6 +104,9 @@ class Case(Base):
     # (a customer wrote after the answer or the closing).
     assigned_to: Mapped[str | None] = mapped_column(String(254))
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The signed receipt given at submission (`portal.proof.receipts`), kept so the
+    # submitter can fetch it again; it holds hashes and instants, nothing they wrote.
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="case", order_by="Deadline.id", cascade="all, delete-orphan"
@@ -170,10 +176,12 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(16))  # "submitter" or "staff"
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(SealedText)
     created_at: Mapped[datetime]
     # When staff first opened the case page after a submitter's message (unread while None).
     read_at: Mapped[datetime | None]
+    # Its own signed receipt (`portal.proof.receipts`), for messages from the submitter.
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     case: Mapped[Case] = relationship(back_populates="messages")
 
@@ -248,7 +256,7 @@ class AuditEvent(Base):
 class OutboxMail(Base):
     """A mail waiting to be sent, written in the same transaction as what it announces.
 
-    `recipient` is `submitter` (address in `to_addr`) or `legal-team` (address taken from the
+    `recipient` is `submitter` (address in `to_address`) or `legal-team` (address taken from the
     configuration when sending). The sender claims rows with `claimed_until`, so several app
     processes never send one mail twice, and retries failures at `next_attempt_at`.
     """
@@ -259,9 +267,13 @@ class OutboxMail(Base):
     created_at: Mapped[datetime]
     case_reference: Mapped[str | None] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(16))
-    to_addr: Mapped[str | None] = mapped_column(String(320))
+    # The address and the body are sealed at rest; only the sender opens them.
+    to_address: Mapped[str | None] = mapped_column(SealedText)
     subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(SealedText)
+    # One file sent with the mail (the signed receipt of an acknowledgement), as text.
+    attachment_name: Mapped[str | None] = mapped_column(String(100))
+    attachment: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]

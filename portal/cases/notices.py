@@ -41,7 +41,7 @@ class CaseLike(Protocol):
 
 
 def acknowledgement(
-    case: CaseLike, to_addr: str, *, timezone: str, now: datetime
+    case: CaseLike, to_address: str, *, timezone: str, now: datetime
 ) -> dict[str, Any]:
     """The receipt mailed to the person who submitted `case`, as an outbox row."""
     kind = KIND_NAMES[case.kind]
@@ -59,7 +59,7 @@ def acknowledgement(
     return {
         "created_at": now,
         "recipient": SUBMITTER,
-        "to_addr": to_addr,
+        "to_address": to_address,
         "subject": f"We received your {kind}: {case.reference}",
         "body": "\n".join(lines) + "\n",
     }
@@ -84,7 +84,7 @@ def legal_team_notice(
     return {
         "created_at": now,
         "recipient": LEGAL_TEAM,
-        "to_addr": None,
+        "to_address": None,
         "subject": f"New {kind}: {case.reference}",
         "body": "\n".join(lines) + "\n",
     }
@@ -96,7 +96,7 @@ def follow_up_notice(case: Case, *, timezone: str, now: datetime) -> OutboxMail:
         created_at=now,
         case_reference=case.reference,
         recipient=LEGAL_TEAM,
-        to_addr=None,
+        to_address=None,
         subject=f"New message on {case.reference}",
         body=(
             f"The submitter of {case.reference} added a message on"

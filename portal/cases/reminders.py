@@ -114,7 +114,7 @@ def send_reminders(session: Session, *, now: datetime, timezone: str) -> Reminde
                     created_at=now,
                     case_reference=None,
                     recipient=STAFF,
-                    to_addr=address,
+                    to_address=address,
                     subject=subject,
                     body=body,
                     attempts=0,

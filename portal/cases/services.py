@@ -11,6 +11,7 @@ functions never read the clock.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.cases import actions, audit, notices
+from portal.cases import actions, audit, notices, receipts
 from portal.cases import idempotency as idempotency_keys
 from portal.cases.idempotency import Idempotency
 from portal.cases.models import Case, Deadline, Message, OutboxMail
@@ -35,6 +36,7 @@ from portal.cases.wording import utc_iso
 from portal.catalog import Catalog, Policy
 from portal.catalog.models import DeadlinePolicy
 from portal.deadlines import due_at
+from portal.proof.keys import Signer
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ def submit_incident(
     now: datetime,
     idempotency: Idempotency | None = None,
     site_url: str = "",
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record a serious-incident notice and commit; a late notice is accepted and flagged.
 
@@ -104,6 +107,7 @@ def submit_incident(
         incident=(categories, now, "customer-notice"),
         idempotency=idempotency,
         site_url=site_url,
+        signer=signer,
     )
 
 
@@ -115,6 +119,7 @@ def open_incident(
     actor: str,
     now: datetime,
     site_url: str = "",
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record an incident the legal team learnt of itself, and commit.
 
@@ -139,6 +144,7 @@ def open_incident(
         incident=(categories, aware, data.source),
         actor=actor,
         site_url=site_url,
+        signer=signer,
     )
 
 
@@ -150,6 +156,7 @@ def submit_information_request(
     now: datetime,
     idempotency: Idempotency | None = None,
     site_url: str = "",
+    signer: Signer | None = None,
 ) -> Receipt:
     """Record a request for information and commit; the answer is due under the policy."""
     now = _utc(now)
@@ -169,6 +176,7 @@ def submit_information_request(
         now=now,
         idempotency=idempotency,
         site_url=site_url,
+        signer=signer,
     )
 
 
@@ -186,9 +194,11 @@ def _record(
     actor: str = "submitter",
     idempotency: Idempotency | None = None,
     site_url: str = "",
+    signer: Signer | None = None,
 ) -> Receipt:
     """Write one submission in one transaction and commit it; an incident also gets its
-    categories, the provider's awareness and its source.
+    categories, the provider's awareness and its source. With a `signer`, the case gets its
+    signed receipt, which the acknowledgement mail attaches.
 
     The counter row is taken first and the audit chain's head last: every writer takes them in
     this order, so two transactions never wait on each other in a cycle (PostgreSQL), and the
@@ -211,11 +221,17 @@ def _record(
         if incident is not None:
             case.categories, case.provider_aware_at, case.awareness_source = incident
         case.next_due_at = actions.next_due(case)
+        if signer is not None:
+            receipts.sign_case(case, signer)
         session.add(case)
         zone = policy.timezone
         mails = [notices.legal_team_notice(case, summary, timezone=zone, now=now)]
         if email is not None:
-            mails.insert(0, notices.acknowledgement(case, email, timezone=zone, now=now))
+            acknowledgement = notices.acknowledgement(case, email, timezone=zone, now=now)
+            if case.receipt is not None:
+                acknowledgement["attachment_name"] = receipts.receipt_filename(reference)
+                acknowledgement["attachment"] = json.dumps(case.receipt, indent=2) + "\n"
+            mails.insert(0, acknowledgement)
         for mail in mails:
             session.add(
                 OutboxMail(case_reference=reference, attempts=0, next_attempt_at=now, **mail)
@@ -268,8 +284,10 @@ def add_message(
     author: str = "submitter",
     timezone: str = "Europe/Paris",
     site_url: str = "",
+    signer: Signer | None = None,
 ) -> Message:
-    """Add a follow-up to `case`, tell the legal team, record it, and commit."""
+    """Add a follow-up to `case`, tell the legal team, record it, and commit; with a
+    `signer`, the message gets its own signed receipt."""
     now = _utc(now)
     message = Message(case=case, author=author, body=body, created_at=now)
     try:
@@ -279,6 +297,8 @@ def add_message(
             session.add(notices.follow_up_notice(case, timezone=timezone, now=now))
             notices.add_links(session, case.reference, site_url)
         session.flush()
+        if signer is not None:
+            receipts.sign_message(case, message, signer)
         audit.record(
             session,
             actor=author,
@@ -302,13 +322,15 @@ def add_message(
 def receipt_fields(receipt: Receipt) -> dict[str, Any]:
     """The receipt as the API returns it (without `status_url`, which the web layer adds)."""
     case = receipt.case
-    fields = {
+    fields: dict[str, Any] = {
         "reference": receipt.reference,
         "access_token": receipt.access_token,
         "status": case.status,
         "received_at": utc_iso(case.received_at),
     }
     fields.update(due_fields(case))
+    if case.receipt is not None:
+        fields["receipt"] = case.receipt
     return fields
 
 

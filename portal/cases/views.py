@@ -32,9 +32,16 @@ def submitter_view(case: Case, policy: Policy | None = None) -> dict[str, Any]:
         "submitted": case.submission,
         "deadlines": [deadline_view(d) for d in case.deadlines],
         "messages": [
-            {"author": m.author, "body": m.body, "sent_at": utc_iso(m.created_at)}
+            {
+                "author": m.author,
+                "body": m.body,
+                "sent_at": utc_iso(m.created_at),
+                **({"receipt": m.receipt} if m.receipt is not None else {}),
+            }
             for m in case.messages
         ],
+        # The signed receipt given at submission (None for cases older than receipts).
+        "receipt": case.receipt,
     }
     view.update(due_fields(case))
     # The legal team's work as the submitter may see it (status history, extensions, answer).

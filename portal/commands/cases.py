@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import click
 
 from portal.cases.db import make_engine, upgrade
+from portal.commands.proof import load_instance_data_key
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def db() -> None:
 def db_upgrade(url: str | None) -> None:
     """Bring the database to the latest migration (run it before starting on PostgreSQL)."""
     target = url or _database_url()
+    load_instance_data_key()  # the migrations seal what was stored in clear
     engine = make_engine(target)
     try:
         upgrade(engine)

@@ -13,6 +13,7 @@ import click
 from portal.catalog import CatalogError, load_catalog
 from portal.catalog.export import FORMATS, export_form
 from portal.catalog.models import AIO, DP, NCA
+from portal.commands.proof import signing_key_file
 from portal.docs.publish import BuildFailed, build_site, prepare, today_in
 from portal.docs.render import Renderer, write_docs
 
@@ -58,9 +59,15 @@ def _problems(err: CatalogError) -> NoReturn:
 )
 @_catalog_option
 def build(site_dir: Path, config_file: Path, catalog_dir: Path) -> None:
-    """Build the documentation site strictly, and swap it in only on success."""
+    """Build the documentation site strictly, with its signed manifest; swap it in only on
+    success."""
     try:
-        built = build_site(site_dir, config_file=config_file, catalog_dir=catalog_dir)
+        built = build_site(
+            site_dir,
+            config_file=config_file,
+            catalog_dir=catalog_dir,
+            signing_key=signing_key_file(),
+        )
     except CatalogError as err:
         _problems(err)
     except BuildFailed as err:

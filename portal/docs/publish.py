@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from portal.catalog import Catalog, Policy, load_catalog
 from portal.catalog.published import Archive, load_archive
+from portal.docs.manifest import write_manifest
+from portal.proof.keys import init_keys, public_keys_file
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +53,15 @@ def today_in(policy: Policy) -> dt.date:
     return dt.datetime.now(ZoneInfo(policy.timezone)).date()
 
 
-def build_site(site_dir: Path, *, config_file: Path, catalog_dir: Path) -> Built:
-    """Build the strict site into a temporary folder, then swap it in for `site_dir`."""
-    prepare(catalog_dir)  # the catalog's own messages come first, exactly as `portal check`
+def build_site(
+    site_dir: Path, *, config_file: Path, catalog_dir: Path, signing_key: Path | None = None
+) -> Built:
+    """Build the strict site into a temporary folder, then swap it in for `site_dir`.
+
+    With `signing_key` (`portal build` passes the instance's), the build also writes the
+    signed manifest of published versions (`manifest.py`) before the swap.
+    """
+    catalog, archive = prepare(catalog_dir)  # the catalog's messages first, as `portal check`
     site_dir = site_dir.absolute()
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-new-", dir=site_dir.parent))
@@ -83,6 +91,11 @@ def build_site(site_dir: Path, *, config_file: Path, catalog_dir: Path) -> Built
         if result.returncode != 0:
             raise BuildFailed((result.stderr + result.stdout).strip())
         pages = sum(1 for _ in tmp.rglob("index.html"))
+        if signing_key is not None:
+            now = dt.datetime.now(dt.UTC)
+            signer = init_keys(signing_key, now=now)
+            keys = public_keys_file(signing_key)
+            write_manifest(tmp, catalog.root, archive, signer, keys, now=now)
         _swap(tmp, site_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,11 @@ from portal.cases.db import (
     make_sessionmaker,
     upgrade,
 )
+from portal.cases.sealed import use_data_key
 from portal.catalog import load_catalog
 from portal.mail import mailer_from_config
+from portal.proof.keys import init_keys, key_file
+from portal.proof.sealing import data_key_file, load_data_key
 from portal.web import context, ratelimit
 from portal.web.extensions import csrf, limiter
 from portal.web.security import SECURITY_HEADERS
@@ -49,6 +53,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SMTP_PORT=25,
         MAIL_FROM="ai-act@localhost",
         LEGAL_TEAM_EMAIL="legal@localhost",
+        # Default: instance/signing-key.pem, created on first start (see portal.proof.keys).
+        SIGNING_KEY_FILE=None,
+        # Default: instance/data-key, created on first start (see portal.proof.sealing).
+        DATA_KEY_FILE=None,
         MAIL_SENDER_THREAD=True,
         MAX_CONTENT_LENGTH=MAX_BODY,
         # The API takes JSON from programs, not forms from browsers: no CSRF there (it refuses
@@ -65,6 +73,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'portal.db'}"
+
+    signing_key = key_file(Path(app.instance_path), app.config["SIGNING_KEY_FILE"])
+    init_keys(signing_key, now=datetime.now(UTC))
+    app.extensions[context.SIGNING_KEY] = signing_key
+    use_data_key(load_data_key(data_key_file(Path(app.instance_path), app.config["DATA_KEY_FILE"])))
 
     catalog = load_catalog(app.config["CATALOG_DIR"])
     app.config.setdefault("TIMEZONE", catalog.policy.timezone)
@@ -88,9 +101,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.after_request(_security_headers)
 
-    from portal.web import api, public, site, staff
+    from portal.web import api, keys, public, site, staff
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(keys.bp)
     csrf.exempt(api.bp)
     api.register_errors(app)
     app.register_blueprint(public.bp)

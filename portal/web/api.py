@@ -25,6 +25,7 @@ from portal.cases import idempotency, schemas, services
 from portal.cases.models import Case
 from portal.web.context import (
     get_catalog,
+    get_signer,
     new_session,
     read_session,
     site_url,
@@ -107,7 +108,13 @@ def _take(
             return answer
         try:
             receipt = submit(
-                session, get_catalog(), valid, now=now, idempotency=once, site_url=site_url()
+                session,
+                get_catalog(),
+                valid,
+                now=now,
+                idempotency=once,
+                site_url=site_url(),
+                signer=get_signer(),
             )
         except IntegrityError:
             # Another request with this key committed first: answer its receipt.
@@ -169,11 +176,13 @@ def add_message(reference: str) -> tuple[Response, int, dict[str, str]]:
             now=now,
             timezone=get_catalog().policy.timezone,
             site_url=site_url(),
+            signer=get_signer(),
         )
         body = {
             "author": message.author,
             "body": message.body,
             "sent_at": message.created_at.isoformat(),
+            "receipt": message.receipt,
         }
     wake_mailer()
     return jsonify(body), 201, {"Cache-Control": "no-store"}

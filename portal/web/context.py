@@ -2,7 +2,7 @@
 
 Views call `get_catalog()`, `new_session()` (use it as `with new_session() as session:`; the
 services commit), `read_session()` for pages that only read, and `utcnow()`; after a commit
-that queued mail, `wake_mailer()`.
+that queued mail, `wake_mailer()`; `get_signer()` signs receipts.
 `create_app` puts the objects behind them in `app.extensions`.
 """
 
@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.catalog import Catalog
+from portal.proof.keys import Signer, load_signer
 
 CATALOG = "portal.catalog"
 SESSIONS = "portal.sessions"
 READ_SESSIONS = "portal.read_sessions"
 ENGINE = "portal.engine"
 MAILER = "portal.mailer"
+SIGNING_KEY = "portal.signing_key"
 
 
 def get_catalog() -> Catalog:
@@ -53,6 +56,17 @@ def utcnow() -> datetime:
     """The current instant in UTC (tests may set `CLOCK` to a function returning one)."""
     clock: Callable[[], datetime] | None = current_app.config.get("CLOCK")
     return clock() if clock is not None else datetime.now(UTC)
+
+
+def get_signer() -> Signer:
+    """The instance's current signing key, read afresh so `portal keys rotate` needs no restart."""
+    return load_signer(signing_key_file())
+
+
+def signing_key_file() -> Path:
+    """The private key's file (its public keys list lies beside it)."""
+    path: Path = current_app.extensions[SIGNING_KEY]
+    return path
 
 
 def wake_mailer() -> None:

@@ -9,6 +9,7 @@ histories and logs. Pages that show it are not cached.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,19 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal.cases import schemas, services
 from portal.cases.models import Case
+from portal.cases.receipts import receipt_filename
 from portal.cases.wording import local_moment
 from portal.catalog import Catalog
-from portal.web.context import CATALOG, get_catalog, new_session, site_url, utcnow, wake_mailer
+from portal.web.context import (
+    CATALOG,
+    get_catalog,
+    get_signer,
+    new_session,
+    read_session,
+    site_url,
+    utcnow,
+    wake_mailer,
+)
 from portal.web.display import (
     KIND_TITLES,
     STATUS_TEXTS,
@@ -210,12 +221,37 @@ def add_message() -> Response:
             now=now,
             timezone=catalog.policy.timezone,
             site_url=site_url(),
+            signer=get_signer(),
         )
         wake_mailer()
         log.info("Follow-up added to %s", case.reference)
         fresh = build_form(_MESSAGE_FORM, default_timezone=catalog.policy.timezone)
         notice = "Thank you: your message has been added to the case."
         return _page(_status_page(case, token, zone, fresh, notice=notice), 200)
+
+
+@bp.route("/status/receipt", methods=["POST"])
+@_limited
+def download_receipt() -> Response:
+    """The case's signed receipt as a `.json` file; the reference and access code come with
+    the form, as for a message."""
+    reference = request.form.get("reference", "").strip().upper()
+    token = request.form.get("access_token", "").strip()
+    with read_session() as session:
+        case = services.find_case(session, reference, token) if reference and token else None
+        if case is None or case.receipt is None:
+            abort(404)
+        content = json.dumps(case.receipt, indent=2) + "\n"
+        session.rollback()
+    name = receipt_filename(reference)
+    return Response(
+        content,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.errorhandler(CSRFError)
@@ -281,11 +317,11 @@ def _intake(kind: str, endpoint: str) -> BaseResponse:
     with new_session() as session:
         if isinstance(valid, schemas.IncidentSubmission):
             receipt = services.submit_incident(
-                session, catalog, valid, now=now, site_url=site_url()
+                session, catalog, valid, now=now, site_url=site_url(), signer=get_signer()
             )
         else:
             receipt = services.submit_information_request(
-                session, catalog, valid, now=now, site_url=site_url()
+                session, catalog, valid, now=now, site_url=site_url(), signer=get_signer()
             )
         # Only the reference: a form's contents never reach the log.
         log.info("%s form received: %s", kind, receipt.reference)
@@ -355,6 +391,7 @@ def _receipt_page(receipt: services.Receipt, zone: str) -> str:
         reference=receipt.reference,
         noun="report" if kind == "incident" else "request",
         access_token=receipt.access_token or None,
+        signed=receipt.case.receipt is not None,
         received_local=local_moment(_instant(view["received_at"]), zone),
         late=late,
         timezone=zone,

@@ -49,7 +49,14 @@ from portal.cases.views import deadline_view
 from portal.cases.wording import AWARENESS_SOURCES, local_moment, staff_deadline_title
 from portal.catalog.models import INCIDENT_CATEGORIES
 from portal.web import cookies, staff_api
-from portal.web.context import get_catalog, new_session, site_url, utcnow, wake_mailer
+from portal.web.context import (
+    get_catalog,
+    get_signer,
+    new_session,
+    site_url,
+    utcnow,
+    wake_mailer,
+)
 from portal.web.extensions import csrf, limiter
 from portal.web.public import FORMS
 
@@ -279,6 +286,7 @@ def new_incident() -> Any:
                         actor=current_user.email,
                         now=now,
                         site_url=site_url(),
+                        signer=get_signer(),
                     )
                 wake_mailer()
                 flash(f"Incident {receipt.reference} opened.", "success")

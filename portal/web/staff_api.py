@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session, selectinload
 from portal.cases import accounts, actions, calendar, dashboard, exports, schemas, services
 from portal.cases.models import AuditEvent, Case
 from portal.cases.wording import utc_iso
-from portal.web.context import get_catalog, new_session, site_url, utcnow, wake_mailer
+from portal.web.context import (
+    get_catalog,
+    get_signer,
+    new_session,
+    site_url,
+    utcnow,
+    wake_mailer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +158,13 @@ def open_incident() -> tuple[Response, int, dict[str, str]]:
         raise StaffApiError(422, schemas.errors_of(exc)) from None
     with new_session() as session:
         receipt = services.open_incident(
-            session, catalog, data, actor=g.staff_email, now=now, site_url=site_url()
+            session,
+            catalog,
+            data,
+            actor=g.staff_email,
+            now=now,
+            site_url=site_url(),
+            signer=get_signer(),
         )
         body = staff_case_view(session, receipt.case, now=now)
     body["access_token"] = receipt.access_token  # for a customer involved, if any: shown once

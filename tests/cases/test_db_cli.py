@@ -15,6 +15,13 @@ from portal.cli import cli
 _names = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _instance_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands find their keys as the app does: here, in the test's folder."""
+    monkeypatch.setenv("PORTAL_DATA_KEY_FILE", str(tmp_path / "keys" / "data-key"))
+    monkeypatch.setenv("PORTAL_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing-key.pem"))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -30,6 +30,9 @@ def _env(tmp_path: Path, smtp_port: int) -> dict[str, str]:
         "PORTAL_CATALOG_DIR": str(CATALOG_DIR),
         "PORTAL_SITE_DIR": str(tmp_path / "site"),
         "PORTAL_SECRET_KEY": "sender test",
+        # The same keys as `live_portal`'s app: every process of one portal shares them.
+        "PORTAL_DATA_KEY_FILE": str(tmp_path / "data-key"),
+        "PORTAL_SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
         "PORTAL_MAIL_BACKEND": "smtp",
         "PORTAL_SMTP_HOST": "127.0.0.1",
         "PORTAL_SMTP_PORT": str(smtp_port),

@@ -74,7 +74,7 @@ def test_incident_writes_case_deadlines_audit_and_mail(engine: Engine, catalog: 
         assert case.next_due_at == report.due_at
         mails = session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
         assert [m.recipient for m in mails] == ["submitter", "legal-team"]
-        assert mails[0].to_addr == "ada@example.com"
+        assert mails[0].to_address == "ada@example.com"
         for mail in mails:
             assert receipt.reference in mail.body
             assert receipt.access_token not in mail.body

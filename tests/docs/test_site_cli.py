@@ -26,6 +26,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_site: Path) 
     shutil.copytree(ROOT / "catalog", tmp_path / "catalog")
     shutil.copytree(sample_site, tmp_path / "site")
     monkeypatch.chdir(tmp_path)
+    # `portal build` signs the manifest: with a key of the test's own, not the instance's.
+    monkeypatch.setenv("PORTAL_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing-key.pem"))
     return tmp_path
 
 
@@ -95,7 +97,8 @@ def test_build_swaps_the_new_site_in(workdir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (workdir / "site/products/lumen-ultra/v1/index.html").is_file()
     assert not (workdir / "site" / "stale.html").exists()
-    assert sorted(p.name for p in workdir.iterdir()) == ["catalog", "site"]
+    # keys/: the signing key the build created (the fixture points PORTAL_SIGNING_KEY_FILE there).
+    assert sorted(p.name for p in workdir.iterdir()) == ["catalog", "keys", "site"]
 
 
 def test_rendered_markdown_builds_the_same_site_without_the_plugin(

@@ -330,5 +330,5 @@ def test_clarification_is_mailed_to_the_requester(desk):
         mails = session.scalars(select(OutboxMail).where(OutboxMail.case_reference == ref)).all()
     to_requester = [m for m in mails if m.recipient == "submitter" and "question" in m.subject]
     assert len(to_requester) == 1
-    assert to_requester[0].to_addr == "ada@example.com"
+    assert to_requester[0].to_address == "ada@example.com"
     assert "Which deployment do you mean?" in to_requester[0].body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
@@ -11,6 +12,13 @@ from portal.cli import cli
 from portal.web import context
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _instance_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands find their keys as the app does: here, in the test's folder."""
+    monkeypatch.setenv("PORTAL_DATA_KEY_FILE", str(tmp_path / "keys" / "data-key"))
+    monkeypatch.setenv("PORTAL_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing-key.pem"))
 
 
 def _env(database_url: str) -> dict[str, str]:

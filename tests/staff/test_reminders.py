@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from support import incident_body, request_body
 
@@ -14,6 +15,13 @@ from portal.cases.schemas import IncidentSubmission, InformationRequestSubmissio
 from portal.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _instance_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands find their keys as the app does: here, in the test's folder."""
+    monkeypatch.setenv("PORTAL_DATA_KEY_FILE", str(tmp_path / "keys" / "data-key"))
+    monkeypatch.setenv("PORTAL_SIGNING_KEY_FILE", str(tmp_path / "keys" / "signing-key.pem"))
 
 
 def _remind(database_url: str, port: int):

@@ -38,6 +38,7 @@ def test_incident_receipt(any_app: Flask) -> None:
         "notified_on_time",
         "authority_report_due",
         "status_url",
+        "receipt",
     }
     assert body["reference"] == "INC-2026-000001"
     assert body["status"] == "received"
@@ -63,6 +64,7 @@ def test_information_request_receipt(any_app: Flask) -> None:
         "received_at",
         "response_due",
         "status_url",
+        "receipt",
     }
     assert body["reference"] == "REQ-2026-000001"
     assert body["response_due"] == "2026-12-10T15:30:12+00:00"

@@ -28,6 +28,8 @@ def _app(url: str, tmp_path: Path, **config: object):
             "SITE_DIR": str(tmp_path / "site"),
             "MAIL_SENDER_THREAD": False,
             "SECRET_KEY": "test",
+            "SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+            "DATA_KEY_FILE": str(tmp_path / "data-key"),
             **config,
         }
     )

@@ -32,6 +32,8 @@ def app(sqlite_url, tmp_path):
             "MAIL_SENDER_THREAD": False,
             "SUBMISSION_RATE_LIMIT": "10000 per minute",
             "CLOCK": lambda: NOW,
+            "SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+            "DATA_KEY_FILE": str(tmp_path / "data-key"),
         }
     )
     yield app
@@ -197,6 +199,28 @@ def test_an_incident_report_gives_a_receipt_with_deadlines_in_the_chosen_zone(ap
         assert token not in str(case.submission) and case.token_hash != token
 
 
+def test_the_receipt_page_offers_the_signed_receipt_as_a_json_file(app, client):
+    response = _submit(client)
+    reference, token = _receipt(response)
+    page = _Page(response.get_data(as_text=True))
+    [form] = page.find("form", action="/status/receipt")
+    csrf = page.find("input", name="csrf_token")[0]["value"]
+    download = client.post(
+        form["action"], data={"reference": reference, "access_token": token, "csrf_token": csrf}
+    )
+    assert download.status_code == 200
+    assert download.mimetype == "application/json"
+    disposition = download.headers["Content-Disposition"]
+    assert disposition == f'attachment; filename="{reference}.receipt.json"'
+    with app.extensions[context.SESSIONS]() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert download.json == case.receipt and case.receipt["payload"]["reference"] == reference
+    wrong = client.post(
+        "/status/receipt", data={"reference": reference, "access_token": "x", "csrf_token": csrf}
+    )
+    assert wrong.status_code == 404
+
+
 def test_a_late_notice_is_accepted_and_flagged(client):
     response = _submit(client, aware_at="2026-11-20T08:00")
     assert response.status_code == 200
@@ -349,6 +373,8 @@ def test_a_broken_form_definition_stops_the_app_from_starting(sqlite_url, tmp_pa
                 "DATABASE_URL": sqlite_url,
                 "FORMS_DIR": str(tmp_path / "forms"),
                 "MAIL_SENDER_THREAD": False,
+                "SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
+                "DATA_KEY_FILE": str(tmp_path / "data-key"),
             }
         )
 
