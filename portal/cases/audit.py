@@ -62,8 +62,7 @@ def event_hash(
 ) -> str:
     """An event's hash: SHA-256 over its canonical bytes, chained by `prev_hash`.
 
-    The one place the formula lives: writing one event, writing a batch and verifying the
-    chain all call it.
+    The one place the formula lives: writing an event and verifying the chain both call it.
     """
     document = canonical(
         actor=actor,

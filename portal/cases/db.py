@@ -64,24 +64,23 @@ def is_sqlite(url: str) -> bool:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision` (default: the latest) with the packaged migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-        connection.commit()
+    _migrate(engine, command.upgrade, revision)
     log.info("Database at migration %s", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the database back to `revision` (the migrations' `downgrade` steps)."""
+    _migrate(engine, command.downgrade, revision)
+    log.info("Database back at migration %s", revision)
+
+
+def _migrate(engine: Engine, step: Any, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        step(config, revision)
         connection.commit()
-    log.info("Database back at migration %s", revision)
 
 
 def init_db(engine: Engine) -> None:

@@ -202,17 +202,6 @@ class IdempotencyKey(Base):
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
 
 
-class AnswerTemplate(Base):
-    """A named Markdown snippet admins keep for handlers to insert into messages and answers."""
-
-    __tablename__ = "answer_templates"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    body: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime]
-
-
 class ReferenceCounter(Base):
     """The last number given per reference prefix and year (`INC`, 2026) -> 41."""
 

@@ -161,6 +161,8 @@ class Preview:
         if not changed:  # nothing downstream providers see, or a file saved unchanged
             self._show(drafts=shown, warnings=self.status.warnings)
             return
+        # The banner first, so the edited page never shows without what it is missing.
+        self._show(drafts=shown, warnings=self.status.warnings)
         # The edited products' own pages first: that is the page the legal team is looking at.
         own = Site()
         for pid in sorted(changed):

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.cases import accounts, actions, dashboard, exports, schemas, services
+from portal.cases import accounts, actions, dashboard, exports, schemas
 from portal.cases.models import Case, Message
 from portal.cases.retention import case_kept_until
 from portal.cases.views import deadline_view
@@ -51,7 +51,6 @@ from portal.catalog.models import INCIDENT_CATEGORIES
 from portal.web import cookies, staff_api
 from portal.web.context import (
     get_catalog,
-    get_signer,
     new_session,
     site_url,
     utcnow,
@@ -270,24 +269,14 @@ def new_incident() -> Any:
     if request.method == "POST":
         payload, errors = _staff_incident_payload(request.form, ZoneInfo(zone))
         if not errors:
-            now = utcnow()
             try:
-                data = schemas.StaffIncidentSubmission.model_validate(
-                    payload, context={"catalog": catalog, "now": now}
-                )
+                with new_session() as session:
+                    receipt = staff_api.file_staff_incident(
+                        session, payload, actor=current_user.email, now=utcnow()
+                    )
             except ValidationError as exc:
                 errors = schemas.errors_of(exc)
             else:
-                with new_session() as session:
-                    receipt = services.open_incident(
-                        session,
-                        catalog,
-                        data,
-                        actor=current_user.email,
-                        now=now,
-                        site_url=site_url(),
-                        signer=get_signer(),
-                    )
                 wake_mailer()
                 flash(f"Incident {receipt.reference} opened.", "success")
                 return redirect(url_for("staff.case_page", reference=receipt.reference))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -149,28 +150,36 @@ def open_incident() -> tuple[Response, int, dict[str, str]]:
     the public notice's fields, with `aware_at` our awareness and `source` how we learnt."""
     payload = _json_body()
     now = utcnow()
-    catalog = get_catalog()
-    try:
-        data = schemas.StaffIncidentSubmission.model_validate(
-            payload, context={"catalog": catalog, "now": now}
-        )
-    except ValidationError as exc:
-        raise StaffApiError(422, schemas.errors_of(exc)) from None
     with new_session() as session:
-        receipt = services.open_incident(
-            session,
-            catalog,
-            data,
-            actor=g.staff_email,
-            now=now,
-            site_url=site_url(),
-            signer=get_signer(),
-        )
+        try:
+            receipt = file_staff_incident(session, payload, actor=g.staff_email, now=now)
+        except ValidationError as exc:
+            raise StaffApiError(422, schemas.errors_of(exc)) from None
         body = staff_case_view(session, receipt.case, now=now)
     body["access_token"] = receipt.access_token  # for a customer involved, if any: shown once
     wake_mailer()
     location = url_for("staff_api.show_case", reference=receipt.reference, _external=True)
     return _json(body), 201, {"Location": location}
+
+
+def file_staff_incident(
+    session: Session, payload: Any, *, actor: str, now: datetime
+) -> services.Receipt:
+    """Validate and store an incident staff open (the API and the page); `ValidationError`
+    names the bad fields."""
+    catalog = get_catalog()
+    data = schemas.StaffIncidentSubmission.model_validate(
+        payload, context={"catalog": catalog, "now": now}
+    )
+    return services.open_incident(
+        session,
+        catalog,
+        data,
+        actor=actor,
+        now=now,
+        site_url=site_url(),
+        signer=get_signer(),
+    )
 
 
 @bp.get("/calendar.ics")

@@ -3,6 +3,7 @@ clock, one account per role with its API token, and helpers to submit cases and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -78,10 +79,27 @@ class Desk:
         assert response.status_code == 200
         return dict(response.json)
 
+    def signed_in(self, email: str = "handler@example.com") -> FlaskClient:
+        """A new browser-like client, signed in to the workspace as `email`."""
+        client = self.app.test_client()
+        page = client.get("/staff/login")
+        client.post(
+            "/staff/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+        )
+        return client
+
     def add_account(self, email: str, role: str) -> str:
         with self.app.app_context(), context.new_session() as session:
             accounts.add_user(session, email, role, PASSWORD, actor="test", now=self.clock.now)
             return accounts.issue_token(session, email, actor="test", now=self.clock.now)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
 
 
 def _desk(database_url: str, tmp_path: Path, **config: Any) -> Iterator[Desk]:

@@ -158,7 +158,7 @@ def test_opening_the_case_page_reads_its_messages(desk):
         headers={"Authorization": f"Bearer {receipt['access_token']}"},
     )
     assert _listed(desk)[0]["unread_messages"] == 1
-    client = _signed_in(desk)
+    client = desk.signed_in()
     page = client.get("/staff/")
     assert "1 unread message" in page.text
     assert client.get(f"/staff/cases/{ref}").status_code == 200
@@ -179,24 +179,8 @@ def test_assign_filter_mine_and_search(desk):
     assert [c["reference"] for c in _listed(desk, q=ref_two.lower())] == [ref_two]
     assert [c["reference"] for c in _listed(desk, q="acme water")] == [ref_one]  # organisation
     assert _listed(desk, q="100%") == []
-    client = _signed_in(desk)
+    client = desk.signed_in()
     mine = client.get("/staff/?mine=1")
     assert ref_one in mine.text and ref_two not in mine.text
     assert desk.act(ref_one, action="assign", to="").status_code == 200
     assert desk.staff_case(ref_one)["assigned_to"] is None
-
-
-def _signed_in(desk: Any) -> Any:
-    import re
-
-    from .conftest import PASSWORD  # noqa: TID252
-
-    client = desk.app.test_client()
-    page = client.get("/staff/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    client.post(
-        "/staff/login",
-        data={"email": "handler@example.com", "password": PASSWORD, "csrf_token": token.group(1)},
-    )
-    return client

@@ -3,13 +3,12 @@ product, the provider's awareness, and corrections by staff, each in the audit t
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from portal.cases.wording import AWARENESS_SOURCES
 
-from .conftest import PASSWORD  # noqa: TID252
+from .conftest import csrf_of  # noqa: TID252
 
 
 def _authority(case: dict[str, Any]) -> dict[str, Any] | None:
@@ -204,28 +203,12 @@ def test_staff_incidents_are_checked_like_notices(desk):
     assert viewer.status_code == 403
 
 
-def _signed_in(desk: Any, email: str = "handler@example.com") -> Any:
-    client = desk.app.test_client()
-    page = client.get("/staff/login")
-    client.post(
-        "/staff/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text)},
-    )
-    return client
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
 def test_the_pages_open_an_incident_and_correct_its_clocks(desk):
-    client = _signed_in(desk)
+    client = desk.signed_in()
     page = client.get("/staff/incidents/new")
     assert page.status_code == 200
     form = {
-        "csrf_token": _csrf(page.text),
+        "csrf_token": csrf_of(page.text),
         "product": "lumen-chat",
         "categories": ["health", "death"],
         "aware_at": "2026-11-26T08:15",  # Paris: 07:15 UTC
@@ -251,7 +234,7 @@ def test_the_pages_open_an_incident_and_correct_its_clocks(desk):
     corrected = client.post(
         f"/staff/cases/{ref}/actions",
         data={
-            "csrf_token": _csrf(page.text),
+            "csrf_token": csrf_of(page.text),
             "action": "set-categories",
             "categories": ["critical-infrastructure"],
             "reason": "It hit a hospital's power supply.",
@@ -262,7 +245,7 @@ def test_the_pages_open_an_incident_and_correct_its_clocks(desk):
     earlier = client.post(
         f"/staff/cases/{ref}/actions",
         data={
-            "csrf_token": _csrf(page.text),
+            "csrf_token": csrf_of(page.text),
             "action": "set-awareness",
             "aware_at": "2026-11-25T08:15",
             "source": "media",

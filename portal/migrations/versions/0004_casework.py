@@ -1,4 +1,4 @@
-"""Casework: duplicates, assignees, attention, unread messages, idempotency keys, templates
+"""Casework: duplicates, assignees, attention, unread messages, idempotency keys
 
 Revision ID: 0004
 Revises: 0003
@@ -37,19 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),
     )
-    op.create_table(
-        "answer_templates",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("answer_templates")
     op.drop_table("idempotency_keys")
     op.drop_column("messages", "read_at")
     op.drop_column("cases", "needs_attention")
